@@ -1,0 +1,35 @@
+# Two commands do everything on a fresh clone: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench dashboard clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@PYBIN=$$(sh scripts/find-python.sh) || exit 1; \
+	 if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$PYBIN"; "$$PYBIN" -m venv $(VENV) || exit 1; fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/openweight-sim run baseline --out results/baseline
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks notebooks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+test: $(STAMP) lint
+	$(VENV)/bin/python -m pytest --nbmake tests notebooks
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/run_benchmarks.py --out benchmarks/results
+
+dashboard: $(STAMP)
+	$(VENV)/bin/openweight-sim dashboard
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

@@ -1,0 +1,293 @@
+"""Agents: labs and hosting providers (Mesa agents), developers (arrays + thin views).
+
+Labs and hosts are few and make discrete decisions, so they are ordinary Mesa agents.
+Developers are many (10^3–10^6): their state lives in :class:`DeveloperPopulation`, a
+struct of numpy arrays whose decisions are vectorised; :class:`Developer` agents are
+thin views onto one row each, so ``model.agents_by_type[Developer]`` still works.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from openweight_sim.releases import Release, generation_quality
+from openweight_sim.scenario import TIERS, Lab as LabSpec, Host as HostSpec, Scenario, quarter_index
+
+if TYPE_CHECKING:
+    from openweight_sim.model import OpenWeightMarket
+
+NO_CHOICE = -1
+"""Developer has no current option (new adopter, or its model was retired)."""
+OUTSIDE = -2
+"""Developer chose not to use an LLM this quarter (the outside option)."""
+
+
+class Lab(mesa.Agent):
+    """An AI lab: releases models, keeps or changes its openness policy, books revenue.
+
+    Attributes:
+        key: scenario id (``"meta"``).
+        spec: its scenario parameters.
+        policy: current openness policy (may change by schedule or by its objective).
+        catalogue: all its releases so far.
+        cash: cumulative API revenue minus serving and training cost, USD.
+        training_spend: cumulative training cost, USD.
+    """
+
+    def __init__(self, model: OpenWeightMarket, key: str, spec: LabSpec):
+        super().__init__(model)
+        self.key = key
+        self.spec = spec
+        self.policy = spec.policy
+        self.catalogue: list[Release] = []
+        self.cash = 0.0
+        self.training_spend = 0.0
+        self.last_release_q: int | None = None
+        self.revenue = 0.0
+        self.serving_cost = 0.0
+        self.tokens = 0.0
+        self.training_cost_q = 0.0
+        self._schedule = {quarter_index(c.quarter): c.policy for c in spec.policy_changes}
+
+    @property
+    def name(self) -> str:
+        """Display name."""
+        return self.spec.name
+
+    def open_tiers(self) -> set[str]:
+        """Tiers whose weights the lab releases openly under its current policy."""
+        if self.policy == "open":
+            return set(TIERS)
+        if self.policy == "hybrid":
+            return {"small"}
+        return set()
+
+    def update_policy(self, q: int, trailing_payoff: float | None) -> None:
+        """Apply a scheduled policy change, or consolidate if openness stopped paying.
+
+        Args:
+            q: absolute quarter index.
+            trailing_payoff: the lab's openness payoff over the last four quarters (USD),
+                or None when not tracked.
+        """
+        if q in self._schedule:
+            self.policy = self._schedule[q]
+        threshold = self.spec.consolidate_below
+        if threshold is not None and trailing_payoff is not None and trailing_payoff < threshold:
+            self.policy = "closed"
+
+    def previous_quality(self) -> float | None:
+        """Quality of the lab's latest frontier-tier release, if any."""
+        best = [r.quality for r in self.catalogue if r.tier == self.spec.tiers[0]]
+        return best[-1] if best else None
+
+    def release(self, q: int, frontier: float) -> list[Release]:
+        """Decide whether to release a generation this quarter and return its models.
+
+        A lab releases every ``release_interval`` quarters (or with probability 1/interval
+        when the cadence is stochastic). A generation has one model per tier: the top
+        tier's quality comes from :func:`generation_quality`, lower tiers sit
+        ``technology.tier_gap`` below it. Architecture and openness follow the lab's
+        parameters and current policy.
+        """
+        spec, model = self.spec, self.model
+        interval = spec.release_interval
+        if spec.stochastic_cadence:
+            due = model.rng.random() < 1.0 / interval
+        else:
+            due = self.last_release_q is None or q - self.last_release_q >= interval
+        if not due:
+            return []
+        noise = model.rng.normal(0.0, spec.quality_noise) if spec.quality_noise > 0 else 0.0
+        top = generation_quality(
+            frontier,
+            self.previous_quality(),
+            frontier_lab=spec.frontier_lab,
+            catch_up=spec.catch_up,
+            offset=spec.quality_offset,
+            noise=noise,
+        )
+        top += model.config.technology.reasoning_bonus if spec.reasoning else 0.0
+        gap = model.config.technology.tier_gap
+        open_tiers = self.open_tiers()
+        out = []
+        for tier in spec.tiers:
+            active = getattr(spec.active_params_b, tier)
+            is_open = tier in open_tiers
+            out.append(
+                model.new_release(
+                    lab=self.key,
+                    name=f"{spec.name} {tier} {model.label(q)}",
+                    quarter=q,
+                    tier=tier,
+                    quality=top - (getattr(gap, tier) - gap.frontier),
+                    total_b=active * getattr(spec.moe_leverage, tier),
+                    active_b=active,
+                    open_weights=is_open,
+                    license=spec.license if is_open else "proprietary",
+                    origin=spec.origin,
+                    reasoning=spec.reasoning,
+                )
+            )
+        return out
+
+    def record_release(self, release: Release) -> None:
+        """Add a release to the catalogue and book its training cost."""
+        self.catalogue.append(release)
+        self.last_release_q = release.quarter
+        cost = getattr(self.spec.training_cost_usd, release.tier)
+        self.training_cost_q += cost
+        self.training_spend += cost
+
+
+class HostingProvider(mesa.Agent):
+    """An inference host serving open-weight models at per-token prices.
+
+    Attributes:
+        key: scenario id (``"together"``).
+        spec: its scenario parameters.
+        serving: release ids it serves.
+        losses: consecutive loss-making quarters per served release.
+    """
+
+    def __init__(self, model: OpenWeightMarket, key: str, spec: HostSpec):
+        super().__init__(model)
+        self.key = key
+        self.spec = spec
+        self.serving: set[int] = set()
+        self.losses: dict[int, int] = {}
+        self.revenue = 0.0
+        self.cost = 0.0
+        self.tokens = 0.0
+        self.onboarding_spend = 0.0
+
+    @property
+    def name(self) -> str:
+        """Display name."""
+        return self.spec.name
+
+    @property
+    def margin(self) -> float:
+        """Gross margin this quarter, (revenue − cost)/revenue (NaN without revenue)."""
+        return (self.revenue - self.cost) / self.revenue if self.revenue > 0 else float("nan")
+
+    def may_serve(self, release: Release) -> bool:
+        """Whether licence, origin policy and capacity allow serving a release."""
+        if not release.open_weights or release.license == "research":
+            return False
+        if release.origin == "CN" and not self.spec.serves_cn_models:
+            return False
+        return len(self.serving) < self.spec.max_models
+
+    def decide_entry(self, rid: int, expected_profit_q: float) -> bool:
+        """Add a model if its expected profit over the payback horizon beats onboarding."""
+        spec = self.spec
+        gain = (expected_profit_q - spec.fixed_cost_usd) * spec.payback_quarters
+        if gain > spec.onboarding_cost_usd and len(self.serving) < spec.max_models:
+            self.serving.add(rid)
+            self.losses[rid] = 0
+            self.onboarding_spend += spec.onboarding_cost_usd
+            return True
+        return False
+
+    def review(self, profit_by_release: dict[int, float]) -> list[int]:
+        """Count loss-making quarters; drop models that lost money ``drop_after`` times running."""
+        dropped = []
+        for rid in sorted(self.serving):
+            loss = profit_by_release.get(rid, -self.spec.fixed_cost_usd) < 0
+            self.losses[rid] = self.losses.get(rid, 0) + 1 if loss else 0
+            if self.losses[rid] >= self.spec.drop_after:
+                dropped.append(rid)
+        for rid in dropped:
+            self.serving.discard(rid)
+            self.losses.pop(rid, None)
+        return dropped
+
+
+class DeveloperPopulation:
+    """Developer state as a struct of numpy arrays (one row per developer).
+
+    Each simulated developer stands for ``population / count`` real developer firms
+    (``scale``), so token and money totals are in real-world units whatever the count.
+
+    Attributes:
+        segment: segment index per developer.
+        adopted: has adopted LLMs (Bass diffusion).
+        base_tokens: tokens per quarter at 2023Q1 demand, millions.
+        tokens: this quarter's tokens, millions.
+        choice: stable key of the current option, or NO_CHOICE / OUTSIDE.
+        lab: lab index of the current (or last) model family, −1 if none.
+        finetuned: has fine-tuned on its current family.
+        price_paid: price per M tokens of its current option.
+    """
+
+    def __init__(self, scenario: Scenario, rng: np.random.Generator):
+        dev = scenario.developers
+        self.segment_names = list(dev.segments)
+        segs = list(dev.segments.values())
+        n = dev.count
+        self.count = n
+        self.scale = dev.population / n
+        shares = np.array([s.share for s in segs])
+        # Largest-remainder allocation: segment sizes are exact, not a random draw.
+        raw = shares * n
+        sizes = np.floor(raw).astype(int)
+        sizes[np.argsort(raw - sizes)[::-1][: n - sizes.sum()]] += 1
+        self.segment = np.repeat(np.arange(len(segs), dtype=np.int16), sizes)
+        self.segment_sizes = sizes
+        median = np.array([s.tokens_m for s in segs])[self.segment]
+        sigma = np.array([s.tokens_sigma for s in segs])[self.segment]
+        self.base_tokens = median * np.exp(sigma * rng.standard_normal(n))
+        self.adopted = np.zeros(n, dtype=bool)
+        self.adopted[rng.permutation(n)[: round(dev.initial_adoption * n)]] = True
+        self.tokens = np.zeros(n)
+        self.choice = np.full(n, NO_CHOICE, dtype=np.int64)
+        self.lab = np.full(n, -1, dtype=np.int16)
+        self.finetuned = np.zeros(n, dtype=bool)
+        self.price_paid = np.full(n, np.nan)
+
+    def adoption_fraction(self) -> float:
+        """Share of the population that has adopted LLMs."""
+        return float(self.adopted.mean())
+
+    def adopt(self, target_fraction: float, rng: np.random.Generator) -> int:
+        """Bring adoption up to ``target_fraction`` by adopting random non-adopters."""
+        want = round(target_fraction * self.count) - int(self.adopted.sum())
+        if want <= 0:
+            return 0
+        idle = np.flatnonzero(~self.adopted)
+        new = rng.choice(idle, size=min(want, idle.size), replace=False)
+        self.adopted[new] = True
+        return int(new.size)
+
+
+class Developer(mesa.Agent):
+    """A thin Mesa view onto one row of the :class:`DeveloperPopulation` arrays."""
+
+    def __init__(self, model: OpenWeightMarket, row: int):
+        super().__init__(model)
+        self.row = row
+
+    @property
+    def segment(self) -> str:
+        """Segment name."""
+        pop = self.model.developers
+        return pop.segment_names[pop.segment[self.row]]
+
+    @property
+    def adopted(self) -> bool:
+        """Whether the developer uses LLMs."""
+        return bool(self.model.developers.adopted[self.row])
+
+    @property
+    def tokens(self) -> float:
+        """Tokens this quarter, millions."""
+        return float(self.model.developers.tokens[self.row])
+
+    @property
+    def choice(self) -> str | None:
+        """Name of the current option (None if none, "outside" if not using an LLM)."""
+        return self.model.offer_name(int(self.model.developers.choice[self.row]))

@@ -1,0 +1,95 @@
+"""Replications: the same scenario under independent seeds, and per-quarter bands.
+
+Seeds are spawned from one root ``SeedSequence`` (:func:`openweight_sim.seeds.spawn_seeds`)
+and recorded in the ``seed`` column, so every replication can be re-run on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from openweight_sim.model import OpenWeightMarket
+from openweight_sim.scenario import Scenario, load_scenario
+from openweight_sim.seeds import spawn_seeds
+
+
+def run_one(
+    scenario: str | Path | Scenario, seed: int, overrides: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """Run one model to its horizon and return its per-quarter DataFrame."""
+    model = OpenWeightMarket(load_scenario(scenario, overrides), rng=seed)
+    model.run_model()
+    return model.quarters_frame()
+
+
+def replicate(
+    scenario: str | Path | Scenario,
+    replications: int = 10,
+    seed: int = 0,
+    overrides: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Run ``replications`` independent runs; tidy frame with ``replication`` and ``seed``.
+
+    Args:
+        scenario: bundled name, YAML path or Scenario.
+        replications: number of runs.
+        seed: root seed; replication i uses ``spawn_seeds(seed, replications)[i]``.
+        overrides: dotted-path overrides applied to the scenario.
+    """
+    sc = load_scenario(scenario, overrides)
+    frames = []
+    for i, s in enumerate(spawn_seeds(seed, replications)):
+        df = run_one(sc, s)
+        df.insert(0, "seed", s)
+        df.insert(0, "replication", i)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def bands(df: pd.DataFrame, low: float = 0.05, high: float = 0.95) -> pd.DataFrame:
+    """Per-quarter mean and [low, high] quantile band of every numeric column.
+
+    Returns a tidy frame: quarter, column, mean, p5, p95 (names follow low/high), n.
+    """
+    num = [
+        c
+        for c in df.columns
+        if c not in ("replication", "seed") and pd.api.types.is_numeric_dtype(df[c])
+    ]
+    g = df.groupby("quarter", sort=False)[num]
+    lo, hi = f"p{round(low * 100)}", f"p{round(high * 100)}"
+    out = pd.concat(
+        {
+            "mean": g.mean(),
+            lo: g.quantile(low),
+            hi: g.quantile(high),
+            "n": g.count(),
+        },
+        axis=1,
+    )
+    out = out.stack(level=1, future_stack=True).reset_index()
+    out = out.rename(columns={"level_1": "column"})
+    order = {q: i for i, q in enumerate(df["quarter"].drop_duplicates())}
+    out["_o"] = out["quarter"].map(order)
+    out = out.sort_values(["column", "_o"], kind="stable").drop(columns="_o")
+    return out[["quarter", "column", "mean", lo, hi, "n"]].reset_index(drop=True)
+
+
+def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and a normal-approximation confidence interval of a sample mean."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return (np.nan, np.nan, np.nan)
+    m = float(v.mean())
+    if v.size < 2:
+        return (m, m, m)
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return (m, m - half, m + half)

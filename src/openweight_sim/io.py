@@ -1,0 +1,70 @@
+"""Results on disk: written to a temporary sibling, renamed into place when complete.
+
+A results directory either exists complete or does not exist: an interrupted or failed
+run leaves nothing behind under the requested name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary directory that replaces ``target`` when the block succeeds.
+
+    On an exception the temporary directory is removed and ``target`` is untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(target)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a text file via a temporary name and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write JSON atomically (NaN written as null)."""
+    atomic_write_text(path, json.dumps(data, indent=2, default=str, allow_nan=False) + "\n")
+
+
+def write_table(df: pd.DataFrame, directory: Path, stem: str, parquet: bool = True) -> None:
+    """Write a DataFrame as ``stem.csv`` (and ``stem.parquet``) inside ``directory``."""
+    df.to_csv(directory / f"{stem}.csv", index=False)
+    if parquet:
+        df.to_parquet(directory / f"{stem}.parquet", index=False)

@@ -1,0 +1,580 @@
+"""OpenWeightMarket: the Mesa model that runs one quarter of the AI model market per step.
+
+Phases of a quarter (docs/ODD.md, "Process overview"):
+
+1. technology — GPU price, serving efficiency and the closed frontier advance;
+2. releases — historical table up to ``history_until``, lab rules afterwards;
+3. serving cost — per option, from GPU price, throughput and *active* parameters;
+4. hosts enter and exit — entry when expected profit beats onboarding cost;
+5. prices — Bertrand–Nash (zeta-markup fixed point) or adaptive;
+6. developers choose — a share re-optimises; nested logit; vectorised draws;
+7. demand grows — Bass adoption; tokens per developer grow and respond to price;
+8. accounting — revenue, cost, margins, Meta's payoff, consumer surplus; data collection.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import mesa
+import numpy as np
+
+from openweight_sim import market
+from openweight_sim.agents import (
+    NO_CHOICE,
+    OUTSIDE,
+    Developer,
+    DeveloperPopulation,
+    HostingProvider,
+    Lab,
+)
+from openweight_sim.metrics import QuarterBook, lab_reporters, host_reporters, model_reporters
+from openweight_sim.options import (
+    CLOSED_API,
+    HOSTED,
+    OPEN_API,
+    SELF_HOST,
+    Options,
+    SegmentArrays,
+    assign_firms,
+    availability,
+    build_options,
+    segment_utility,
+    self_host_price,
+    switching_cost,
+)
+from openweight_sim.releases import Release, history_table
+from openweight_sim.scenario import (
+    Scenario,
+    load_scenario,
+    quarter_index,
+    quarter_label,
+)
+
+REF_EFFICIENCY_QUARTER = quarter_index("2024Q2")
+"""Quarter at which ``technology.ref_throughput`` was measured (F35, 2024)."""
+
+
+class OpenWeightMarket(mesa.Model):
+    """The AI model market, one calendar quarter per step.
+
+    Args:
+        scenario: a bundled name (``"baseline"``), a path to a YAML file, or a Scenario.
+        rng: seed or numpy Generator (Mesa's ``rng``); same scenario and rng give
+            identical results.
+        developer_agents: create a thin :class:`Developer` Mesa agent per developer row
+            (``None``: only up to 50,000 developers, to keep a million-developer run lean).
+        **overrides: dotted scenario paths, e.g. ``**{"developers.count": 5000}``, so that
+            ``mesa.batch_run`` can sweep them.
+
+    Attributes:
+        config: the resolved scenario (a :class:`Scenario`; Mesa reserves ``scenario``).
+        developers: the developer population's arrays.
+        datacollector: per-quarter model reporters (model.md section 4) and per-lab and
+            per-host agent-type reporters.
+        offer_records: tidy rows per option and quarter (price, cost, tokens, revenue).
+    """
+
+    def __init__(
+        self,
+        scenario: str | Path | Scenario = "baseline",
+        rng: Any = None,
+        *,
+        developer_agents: bool | None = None,
+        **overrides: Any,
+    ):
+        super().__init__(rng=rng)
+        self.config = load_scenario(scenario, overrides, override_source="model keyword")
+        sc = self.config
+        self.q0 = quarter_index(sc.start)
+        self.q_end = quarter_index(sc.end)
+        self.q = self.q0
+        self.history_end = quarter_index(sc.history_until) if sc.history else self.q0 - 1
+
+        self.labs: dict[str, Lab] = {k: Lab(self, k, spec) for k, spec in sc.labs.items()}
+        self.lab_index = {k: i for i, k in enumerate(self.labs)}
+        self.hosts: dict[str, HostingProvider] = {
+            k: HostingProvider(self, k, spec) for k, spec in sc.hosts.items()
+        }
+        self.host_index = {k: i for i, k in enumerate(self.hosts)}
+        self.segments = SegmentArrays.from_scenario(sc)
+        self.developers = DeveloperPopulation(sc, self.rng)
+        make_views = sc.developers.count <= 50_000 if developer_agents is None else developer_agents
+        if make_views:
+            for row in range(self.developers.count):
+                Developer(self, row)
+
+        self.releases: dict[int, Release] = {}
+        self.active: dict[tuple[str, str], int] = {}
+        self._offer_keys: dict[tuple[int, int, int], int] = {}
+        self._offer_names: list[str] = []
+        self._last_prices: dict[int, float] = {}
+        self.frontier = sc.technology.frontier_start
+        self.gpu_price = self._gpu_price(self.q)
+        self.efficiency = 1.0
+        self._meta_trailing: deque[float] = deque(maxlen=4)
+        self.book = QuarterBook.empty()
+        self.offer_records: list[dict[str, Any]] = []
+        self.cumulative = {"meta_net_payoff": 0.0}
+
+        self.datacollector = mesa.DataCollector(
+            model_reporters=model_reporters(list(sc.labs)),
+            agenttype_reporters={Lab: lab_reporters(), HostingProvider: host_reporters()},
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def label(self, q: int) -> str:
+        """Quarter label such as 2025Q1."""
+        return quarter_label(q)
+
+    @property
+    def quarter(self) -> str:
+        """Label of the quarter most recently simulated (or about to be, before step 1)."""
+        return quarter_label(self.q - 1 if self.steps else self.q)
+
+    def new_release(self, **fields: Any) -> Release:
+        """Create a release record with a fresh id."""
+        rel = Release(rid=len(self.releases), **fields)
+        self.releases[rel.rid] = rel
+        return rel
+
+    def offer_key(self, kind: int, rid: int, host: int) -> int:
+        """Stable id of an option (kind, release, host) across quarters."""
+        k = (kind, rid, host)
+        if k not in self._offer_keys:
+            self._offer_keys[k] = len(self._offer_keys)
+            rel = self.releases[rid]
+            via = {
+                CLOSED_API: "API",
+                OPEN_API: "API",
+                HOSTED: list(self.hosts.values())[host].name if host >= 0 else "",
+                SELF_HOST: "self-hosted",
+            }[kind]
+            self._offer_names.append(f"{rel.name} ({via})")
+        return self._offer_keys[k]
+
+    def offer_name(self, key: int) -> str | None:
+        """Name of an option by stable key (None for no choice, "outside" for no LLM)."""
+        if key == NO_CHOICE:
+            return None
+        if key == OUTSIDE:
+            return "outside"
+        return self._offer_names[key]
+
+    def _gpu_price(self, q: int) -> float:
+        pts = sorted((quarter_index(k), v) for k, v in self.config.technology.gpu_price.items())
+        xs, ys = zip(*pts, strict=True)
+        return float(np.interp(q, xs, ys))
+
+    # ------------------------------------------------------------------ phases
+
+    def _technology(self) -> None:
+        tech = self.config.technology
+        self.gpu_price = self._gpu_price(self.q)
+        years = (self.q - REF_EFFICIENCY_QUARTER) / 4.0
+        self.efficiency = (1.0 + tech.efficiency_growth) ** years
+        if self.q == self.q0:
+            return
+        race = 0.0
+        lead = self.book.best_closed - self.book.best_open
+        if np.isfinite(lead):
+            shortfall = max(0.0, tech.target_lead - lead)
+            race = shortfall * max(
+                (lab.spec.quality_response for lab in self.labs.values() if lab.spec.frontier_lab),
+                default=0.0,
+            )
+        self.frontier += tech.frontier_growth + race
+
+    def _releases(self) -> None:
+        q = self.q
+        for lab in self.labs.values():
+            lab.training_cost_q = 0.0
+            lab.update_policy(q, sum(self._meta_trailing) if self._is_meta(lab) else None)
+        new: list[Release] = []
+        if q <= self.history_end:
+            table = history_table(self.config.history)
+            for row in table[table["quarter_index"] == q].itertuples():
+                if row.lab not in self.labs:
+                    continue
+                lab = self.labs[row.lab]
+                is_open = bool(row.open_weights) and lab.spec.open_history
+                new.append(
+                    self.new_release(
+                        lab=row.lab,
+                        name=row.name,
+                        quarter=q,
+                        tier=row.tier,
+                        quality=float(row.quality),
+                        total_b=float(row.total_params_b),
+                        active_b=float(row.active_params_b),
+                        open_weights=is_open,
+                        license=row.license if is_open else "proprietary",
+                        origin=lab.spec.origin,
+                        reasoning=bool(row.reasoning),
+                        vision=bool(row.vision),
+                        historical=True,
+                    )
+                )
+        else:
+            if q == self.history_end + 1 and self.releases:
+                closed = [r.quality for r in self.releases.values() if not r.open_weights]
+                self.frontier = max([self.frontier, *closed])
+            for lab in self.labs.values():
+                new.extend(lab.release(q, self.frontier))
+        for rel in new:
+            self.labs[rel.lab].record_release(rel)
+            self.active[(rel.lab, rel.tier)] = rel.rid
+
+    def _is_meta(self, lab: Lab) -> bool:
+        return lab.key == self.config.meta_payoff.lab
+
+    def _serving_cost(self, rel: Release, efficiency: float, gpu_factor: float = 1.0) -> float:
+        tech = self.config.technology
+        return float(
+            market.serving_cost(
+                self.gpu_price * gpu_factor,
+                rel.active_b * 1e9,
+                rel.total_b * 1e9,
+                efficiency=efficiency * self.efficiency,
+                utilization=tech.utilization,
+                ref_throughput=tech.ref_throughput,
+                moe_penalty=tech.moe_penalty,
+            )
+        )
+
+    def _options(self, candidates: list[tuple[int, int]] | None = None) -> Options:
+        """Build this quarter's options; ``candidates`` adds (host, rid) offers under test."""
+        rows = []
+        hosts = list(self.hosts.values())
+        for rid in sorted(self.active.values()):
+            rel = self.releases[rid]
+            lab = self.labs[rel.lab]
+            li = self.lab_index[rel.lab]
+            if lab.spec.first_party_api and rel.license != "research":
+                kind = OPEN_API if rel.open_weights else CLOSED_API
+                cost = self._serving_cost(rel, lab.spec.serving_efficiency)
+                rows.append((self.offer_key(kind, rid, -1), kind, rel, li, -1, cost, lab.spec.brand,
+                             rel.name + " (API)"))
+            if not rel.open_weights:
+                continue
+            for hi, host in enumerate(hosts):
+                serving = rid in host.serving or (candidates and (hi, rid) in candidates)
+                if serving:
+                    cost = self._serving_cost(rel, host.spec.efficiency, host.spec.gpu_price_factor)
+                    brand = lab.spec.brand + host.spec.brand - lab.spec.license_friction
+                    rows.append((self.offer_key(HOSTED, rid, hi), HOSTED, rel, li, hi, cost,
+                                 brand, f"{rel.name} ({host.name})"))
+            # Self-hosting: GPU cost at full utilisation; segments divide by their own.
+            cost = self._serving_cost(rel, 1.0) * self.config.technology.utilization
+            rows.append((self.offer_key(SELF_HOST, rid, -1), SELF_HOST, rel, li, -1, cost,
+                         lab.spec.brand - lab.spec.license_friction, f"{rel.name} (self-hosted)"))
+        opts = build_options(rows, {k: lab.spec.mau_threshold for k, lab in self.labs.items()})
+        assign_firms(opts, len(self.labs))
+        return opts
+
+    def _ecosystem(self) -> np.ndarray:
+        """Ecosystem utility per lab: weight × ln(1 + 100 × share of adopters on its family)."""
+        dev = self.developers
+        using = dev.adopted & (dev.choice >= 0)
+        counts = np.bincount(dev.lab[using], minlength=len(self.labs)).astype(float)
+        share = counts / max(1, int(dev.adopted.sum()))
+        return self.config.developers.ecosystem_weight * np.log1p(100.0 * share)
+
+    def _groups(self, opts: Options) -> dict[str, np.ndarray]:
+        """Group adopted developers by (segment, current option, current lab, fine-tuned)."""
+        dev = self.developers
+        idx = np.flatnonzero(dev.adopted)
+        J = opts.size
+        col_of_key = np.full(len(self._offer_keys) + 1, J, dtype=np.int64)
+        col_of_key[opts.key] = np.arange(J)
+        cur = np.where(dev.choice[idx] >= 0, col_of_key[np.maximum(dev.choice[idx], 0)], J)
+        lab = dev.lab[idx].astype(np.int64)
+        ft = dev.finetuned[idx]
+        L = len(self.labs)
+        code = ((dev.segment[idx].astype(np.int64) * (J + 1) + cur) * (L + 1) + (lab + 1)) * 2 + ft
+        uniq, inverse = np.unique(code, return_inverse=True)
+        g_ft = (uniq % 2).astype(bool)
+        rest = uniq // 2
+        g_lab = rest % (L + 1) - 1
+        rest //= L + 1
+        g_cur = rest % (J + 1)
+        g_seg = rest // (J + 1)
+        g_cur = np.where(g_cur == J, -1, g_cur)
+        return {
+            "rows": idx,
+            "inverse": inverse,
+            "seg": g_seg,
+            "cur": g_cur,
+            "lab": g_lab,
+            "ft": g_ft,
+            "tokens": np.bincount(inverse, weights=self._expected_tokens(idx), minlength=uniq.size),
+        }
+
+    def _expected_tokens(self, idx: np.ndarray) -> np.ndarray:
+        dev = self.developers
+        years = (self.q - self.q0) / 4.0
+        return dev.base_tokens[idx] * (1.0 + self.config.developers.token_growth) ** years
+
+    def _demand_system(self, opts: Options, groups: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Mean utilities, availability and weights of the developer groups (G×J)."""
+        dev_sc = self.config.developers
+        seg = self.segments
+        median = np.array([s.tokens_m for s in dev_sc.segments.values()]) * (
+            1.0 + dev_sc.token_growth
+        ) ** ((self.q - self.q0) / 4.0)
+        self_price = self_host_price(opts, seg, opts.cost, median)
+        u_seg = segment_utility(opts, seg, self._ecosystem(), self_price, dev_sc.self_host_overhead)
+        avail_seg = availability(opts, seg)
+        switch = switching_cost(
+            opts,
+            groups["cur"],
+            groups["lab"],
+            groups["ft"],
+            dev_sc.switching_cost,
+            dev_sc.host_switching_cost,
+            dev_sc.finetune_lock_in,
+        )
+        g = groups["seg"]
+        return {
+            "delta": u_seg[g] - switch,
+            "available": avail_seg[g],
+            "alpha": seg.alpha[g],
+            "weight": groups["tokens"] * self.developers.scale,
+            "self_price": self_price,
+        }
+
+    def _solve(self, opts: Options, demand: dict[str, Any]) -> market.Equilibrium:
+        pr = self.config.pricing
+        cost = np.where(opts.fixed, 1.0, opts.cost)  # self-host price is folded into utility
+        ownership = None
+        if pr.closed_conduct > 0:
+            closed = opts.kind == CLOSED_API
+            ownership = (opts.firm[:, None] == opts.firm[None, :]).astype(float)
+            rivals = closed[:, None] & closed[None, :] & (ownership == 0)
+            ownership[rivals] = pr.closed_conduct
+        initial = None
+        max_iter = 10_000
+        if pr.method == "adaptive":
+            initial = np.array(
+                [self._last_prices.get(int(k), c) for k, c in zip(opts.key, cost, strict=True)]
+            )
+            initial = np.maximum(initial, cost)
+        eq = market.solve_equilibrium(
+            demand["delta"],
+            cost,
+            demand["alpha"],
+            weight=demand["weight"],
+            firm=opts.firm,
+            nest=opts.rid,
+            sigma=pr.nest_sigma,
+            log_price=True,
+            available=demand["available"],
+            fixed=opts.fixed,
+            ownership=ownership,
+            tol=1e-10,
+            max_iter=max_iter,
+            price_cap=pr.price_cap,
+        )
+        if pr.method == "adaptive":
+            target = eq.prices
+            prices = np.where(
+                np.isin(opts.key, list(self._last_prices)),
+                initial + pr.adjustment * (target - initial),
+                target,
+            )
+            prices = np.where(opts.fixed, cost, prices)
+            shares = market.logit_shares(
+                demand["delta"], prices, demand["alpha"], nest=opts.rid, sigma=pr.nest_sigma,
+                log_price=True, available=demand["available"],
+            )
+            eq = market.Equilibrium(
+                prices=prices, shares=shares, markups=prices - cost, converged=True,
+                iterations=eq.iterations,
+            )
+        return eq
+
+    def _hosts_enter_exit(self) -> None:
+        hosts = list(self.hosts.values())
+        candidates = []
+        for hi, host in enumerate(hosts):
+            for rid in sorted(set(self.active.values())):
+                rel = self.releases[rid]
+                if rid not in host.serving and host.may_serve(rel):
+                    candidates.append((hi, rid))
+        if not candidates:
+            return
+        opts = self._options(set(candidates))
+        groups = self._groups(opts)
+        if groups["rows"].size == 0:
+            return
+        demand = self._demand_system(opts, groups)
+        eq = self._solve(opts, demand)
+        volume = (demand["weight"][:, None] * eq.shares).sum(axis=0)
+        profit = (eq.prices - np.where(opts.fixed, 1.0, opts.cost)) * volume
+        cand = set(candidates)
+        # Most profitable candidates first, so a host's capacity goes to its best models.
+        order = np.argsort(-profit, kind="stable")
+        for j in order:
+            if opts.kind[j] == HOSTED and (int(opts.host[j]), int(opts.rid[j])) in cand:
+                hosts[int(opts.host[j])].decide_entry(int(opts.rid[j]), float(profit[j]))
+
+    def _retire(self) -> None:
+        """Drop hosts' offers of releases that are no longer active."""
+        active = set(self.active.values())
+        for host in self.hosts.values():
+            for rid in list(host.serving):
+                if rid not in active:
+                    host.serving.discard(rid)
+                    host.losses.pop(rid, None)
+
+    def _choose(self, opts: Options, demand: dict[str, Any], groups: dict[str, np.ndarray],
+                eq: market.Equilibrium) -> None:
+        dev = self.developers
+        sc = self.config.developers
+        rows, inverse = groups["rows"], groups["inverse"]
+        J = opts.size
+        # Options that vanished (retired model, dropped host) force a new choice.
+        live = np.isin(dev.choice[rows], opts.key)
+        forced = (dev.choice[rows] == NO_CHOICE) | ((dev.choice[rows] >= 0) & ~live)
+        draw = self.rng.random(rows.size)
+        chooses = forced | (draw < sc.reoptimize_rate)
+        u = self.rng.random(rows.size)
+        prob = np.concatenate([eq.shares, 1.0 - eq.shares.sum(axis=1, keepdims=True)], axis=1)
+        sel = np.flatnonzero(chooses)
+        pick = market.sample_choices(prob, inverse[sel], u[sel])
+        who = rows[sel]
+        new_key = np.where(pick < J, opts.key[np.minimum(pick, J - 1)], OUTSIDE)
+        new_lab = np.where(pick < J, opts.lab[np.minimum(pick, J - 1)], dev.lab[who])
+        changed_family = new_lab != dev.lab[who]
+        dev.finetuned[who] &= ~changed_family
+        dev.choice[who] = new_key
+        dev.lab[who] = new_lab.astype(np.int16)
+        # Fine-tuning: some developers on a model tune it, which locks them in.
+        on_model = rows[dev.choice[rows] >= 0]
+        tune = self.rng.random(on_model.size) < sc.finetune_rate
+        dev.finetuned[on_model[tune]] = True
+        # Price paid and this quarter's tokens (small price elasticity, F45).
+        col_of_key = np.full(len(self._offer_keys) + 1, -1, dtype=np.int64)
+        col_of_key[opts.key] = np.arange(J)
+        col = np.where(dev.choice[rows] >= 0, col_of_key[np.maximum(dev.choice[rows], 0)], -1)
+        price = np.full(rows.size, np.nan)
+        using = col >= 0
+        api_price = np.where(opts.fixed, np.nan, eq.prices)
+        price[using] = api_price[col[using]]
+        selfh = using & opts.fixed[np.maximum(col, 0)]
+        seg_rows = dev.segment[rows]
+        price[selfh] = demand["self_price"][seg_rows[selfh], col[selfh]]
+        dev.price_paid[:] = np.nan
+        dev.price_paid[rows] = price
+        dev.tokens[:] = 0.0
+        base = self._expected_tokens(rows)
+        tok = base * np.where(using, np.power(np.where(using, price, 1.0), sc.token_price_elasticity), 0)
+        dev.tokens[rows] = tok
+        self._last_choice_cols = (rows, col)
+
+    def _grow_demand(self) -> None:
+        sc = self.config.developers
+        dev = self.developers
+        f = dev.adoption_fraction()
+        p = sc.bass_p
+        if sc.adoption_price_effect > 0 and np.isfinite(self.book.price_gpt4_level):
+            ref = self.book.first_price_gpt4 or self.book.price_gpt4_level
+            p = p * (self.book.price_gpt4_level / ref) ** (-sc.adoption_price_effect)
+        target = float(market.bass_step(f, p, sc.bass_q, 0.25))
+        dev.adopt(target, self.rng)
+
+    # ------------------------------------------------------------------ step
+
+    def step(self) -> None:
+        """Simulate one quarter (the phases in the module docstring)."""
+        if self.q > self.q_end:
+            self.running = False
+            return
+        self._technology()
+        self._releases()
+        self._retire()
+        self._hosts_enter_exit()
+        opts = self._options()
+        groups = self._groups(opts)
+        demand = self._demand_system(opts, groups)
+        eq = self._solve(opts, demand)
+        self._last_prices = {
+            int(k): float(p) for k, p in zip(opts.key, eq.prices, strict=True)
+        }
+        self._choose(opts, demand, groups, eq)
+        self.book = QuarterBook.account(self, opts, demand, groups, eq)
+        for host in self.hosts.values():
+            host.review(self.book.host_profit_by_release.get(host.key, {}))
+        self._meta_trailing.append(self.book.meta_net_payoff)
+        self.cumulative["meta_net_payoff"] += self.book.meta_net_payoff
+        self.datacollector.collect(self)
+        self._grow_demand()
+        self.q += 1
+        if self.q > self.q_end:
+            self.running = False
+
+    def run_model(self, max_steps: int | None = None) -> OpenWeightMarket:
+        """Run to the scenario's horizon (or ``max_steps`` more quarters); returns self."""
+        n = 0
+        while self.running and (max_steps is None or n < max_steps):
+            self.step()
+            n += 1
+        return self
+
+    # ------------------------------------------------------------------ outputs
+
+    def quarters_frame(self):
+        """Per-quarter model reporters as a tidy DataFrame indexed 0..T−1."""
+        return self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+
+    def offers_frame(self):
+        """Per-option, per-quarter table (price, cost, tokens, revenue)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.offer_records)
+
+    def labs_frame(self):
+        """Per-lab, per-quarter table."""
+        df = self.datacollector.get_agenttype_vars_dataframe(Lab)
+        return df.reset_index().drop(columns=["AgentID"], errors="ignore")
+
+    def hosts_frame(self):
+        """Per-host, per-quarter table."""
+        df = self.datacollector.get_agenttype_vars_dataframe(HostingProvider)
+        return df.reset_index().drop(columns=["AgentID"], errors="ignore")
+
+    def releases_frame(self):
+        """All releases so far as a table."""
+        import pandas as pd
+
+        rows = [
+            {
+                "quarter": quarter_label(r.quarter),
+                "lab": r.lab,
+                "name": r.name,
+                "tier": r.tier,
+                "quality": r.quality,
+                "total_params_b": r.total_b,
+                "active_params_b": r.active_b,
+                "moe_leverage": r.leverage,
+                "open_weights": r.open_weights,
+                "license": r.license,
+                "origin": r.origin,
+                "historical": r.historical,
+            }
+            for r in self.releases.values()
+        ]
+        return pd.DataFrame(rows)
+
+
+def run(
+    scenario: str | Path | Scenario = "baseline",
+    rng: Any = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> OpenWeightMarket:
+    """Build and run a model to its horizon."""
+    return OpenWeightMarket(scenario, rng=rng, **dict(overrides or {})).run_model()

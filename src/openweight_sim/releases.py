@@ -1,0 +1,106 @@
+"""Model releases: the record, the historical table, and the rule that generates new ones.
+
+Up to ``scenario.history_until`` the baseline replays the historical release table
+(``data/releases_2023_2024.csv``); afterwards each lab's releases follow the rule in
+:func:`generation_quality` (frontier labs at the frontier, others catching up by a
+fraction of their gap per generation) — a projection, not replayed history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import pandas as pd
+
+from openweight_sim.scenario import quarter_index
+
+REFERENCE_ELO = 1186.0
+"""Arena Elo of GPT-4-0314, the 'GPT-4 level' threshold (model.md units)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """One model release (a record, not an agent).
+
+    Attributes:
+        rid: unique id within a run.
+        lab: lab id (scenario key).
+        name: model name.
+        quarter: absolute quarter index of the release.
+        tier: frontier, mid or small.
+        quality: Arena-Elo-like quality.
+        total_b: total parameters, billions.
+        active_b: active parameters per token, billions (MoE leverage = total/active).
+        open_weights: weights downloadable.
+        license: permissive, community, research, or proprietary.
+        origin: US, CN or EU.
+        reasoning: a reasoning model.
+        vision: accepts images.
+        historical: from the historical table rather than the rule.
+    """
+
+    rid: int
+    lab: str
+    name: str
+    quarter: int
+    tier: str
+    quality: float
+    total_b: float
+    active_b: float
+    open_weights: bool
+    license: str
+    origin: str
+    reasoning: bool = False
+    vision: bool = False
+    historical: bool = False
+
+    @property
+    def leverage(self) -> float:
+        """MoE leverage: total over active parameters (1 for dense models)."""
+        return self.total_b / self.active_b
+
+
+@cache
+def history_table(name: str = "releases_2023_2024") -> pd.DataFrame:
+    """Load a bundled historical release table as a DataFrame (cached, do not mutate)."""
+    path = resources.files("openweight_sim") / "data" / f"{name}.csv"
+    df = pd.read_csv(str(path))
+    for col in ("open_weights", "vision", "reasoning"):
+        df[col] = df[col].astype(str).str.lower().eq("true")
+    df["quarter_index"] = df["quarter"].map(quarter_index)
+    return df
+
+
+def generation_quality(
+    frontier: float,
+    previous: float | None,
+    *,
+    frontier_lab: bool,
+    catch_up: float,
+    offset: float,
+    noise: float,
+) -> float:
+    """Quality of a lab's next frontier-tier model.
+
+    Frontier labs release at the closed frontier plus their offset; other labs close a
+    fraction ``catch_up`` of their gap to the frontier with each generation (Epoch AI:
+    open models lag the frontier by about a year, F17).
+
+    Args:
+        frontier: the closed frontier's quality this quarter.
+        previous: the lab's previous frontier-tier quality (None: first release).
+        frontier_lab: whether the lab releases at the frontier.
+        catch_up: fraction of the gap closed per generation.
+        offset: Elo offset (frontier labs).
+        noise: a draw of release-quality noise, Elo.
+
+    Returns:
+        The release quality, never above the frontier plus offset plus noise.
+    """
+    if frontier_lab:
+        return frontier + offset + noise
+    if previous is None:
+        previous = frontier - 150.0
+    return previous + catch_up * (frontier - previous) + noise

@@ -1,0 +1,513 @@
+"""Scenario files: strict schema, loading, ``extends`` and dotted overrides.
+
+A scenario is a YAML file validated by pydantic models that forbid unknown keys and
+bound every number. ``extends: baseline`` deep-merges the file onto another scenario
+(dicts merge, lists replace). Overrides use dotted paths (``developers.count``) and
+must name a field that exists in the resolved scenario, so a typo is an error rather
+than a silently ignored setting.
+
+Every problem is raised as :class:`ScenarioError`, whose message is one line of the
+form ``<file>: <field path>: <problem>``; the command line prints it and exits with 2.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
+
+Quarter = Annotated[str, Field(pattern=r"^\d{4}Q[1-4]$", description="A quarter such as 2025Q1")]
+Tier = Literal["frontier", "mid", "small"]
+TIERS: tuple[Tier, ...] = ("frontier", "mid", "small")
+
+
+class ScenarioError(ValueError):
+    """A scenario, sweep file or override is invalid.
+
+    Attributes:
+        source: the file (or ``--set``) the problem comes from.
+        field: dotted path of the offending field ("" if the whole file).
+        problem: what is wrong, in words.
+    """
+
+    def __init__(self, source: str, field: str, problem: str):
+        self.source, self.field, self.problem = str(source), field, problem
+        parts = [self.source, field, problem] if field else [self.source, problem]
+        super().__init__(": ".join(parts))
+
+
+def quarter_index(label: str) -> int:
+    """Return a quarter label's absolute index (year*4 + quarter-1), e.g. 2023Q1 → 8092."""
+    m = QUARTER_RE.match(label)
+    if not m:
+        raise ValueError(f"not a quarter label: {label!r} (expected e.g. 2025Q1)")
+    return int(m.group(1)) * 4 + int(m.group(2)) - 1
+
+
+def quarter_label(index: int) -> str:
+    """Inverse of :func:`quarter_index`."""
+    return f"{index // 4}Q{index % 4 + 1}"
+
+
+class Strict(BaseModel):
+    """Base model: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class PolicyChange(Strict):
+    """A scheduled change of a lab's openness policy (a scenario event, not hard-coded)."""
+
+    quarter: Quarter
+    policy: Literal["closed", "open", "hybrid"]
+
+
+class TierMap(Strict):
+    """A value per model tier."""
+
+    frontier: float = Field(gt=0)
+    mid: float = Field(gt=0)
+    small: float = Field(gt=0)
+
+
+class Lab(Strict):
+    """An AI lab: openness, licence, cadence, capability and funding.
+
+    Attributes documented in docs/ODD.md (Releases submodel).
+    """
+
+    name: str
+    origin: Literal["US", "CN", "EU"]
+    policy: Literal["closed", "open", "hybrid"] = Field(
+        description="closed: API only; open: all tiers open weights; hybrid: small/mid open, "
+        "frontier closed"
+    )
+    license: Literal["permissive", "community", "research"] = Field(
+        "permissive", description="licence of the lab's open releases"
+    )
+    mau_threshold: float = Field(
+        7.0e8, gt=0, description="community licence: monthly-active-user threshold"
+    )
+    funding: Literal["api", "ads", "cloud"] = "api"
+    first_party_api: bool = Field(
+        True, description="sells its own models (closed, and open ones) through its own API"
+    )
+    frontier_lab: bool = Field(False, description="releases at the closed frontier's quality")
+    release_interval: int = Field(4, ge=1, le=16, description="quarters between generations")
+    stochastic_cadence: bool = Field(
+        False, description="release with probability 1/interval each quarter instead of on a clock"
+    )
+    catch_up: float = Field(
+        0.5, ge=0, le=1, description="fraction of the gap to the frontier closed per generation"
+    )
+    quality_offset: float = Field(
+        0.0, ge=-400, le=200, description="Elo offset of a frontier lab's releases"
+    )
+    quality_noise: float = Field(15.0, ge=0, le=200, description="s.d. of release quality, Elo")
+    tiers: list[Tier] = Field(default_factory=lambda: list(TIERS), min_length=1)
+    active_params_b: TierMap = Field(description="active parameters of future releases, billions")
+    moe_leverage: TierMap = Field(description="total/active parameters of future releases")
+    brand: float = Field(0.0, ge=-5, le=5, description="utility constant of the lab's models")
+    reasoning: bool = Field(False, description="future releases have reasoning built in")
+    open_history: bool = Field(
+        True,
+        description="false: the lab's historical open releases are treated as API-only "
+        "(counterfactual scenarios)",
+    )
+    license_friction: float = Field(
+        0.0, ge=0, le=10, description="utility cost of the licence's use policy (open releases)"
+    )
+    serving_efficiency: float = Field(
+        1.0, gt=0, le=20, description="own serving throughput multiplier (closed APIs)"
+    )
+    training_cost_usd: TierMap = Field(description="training cost per release, USD")
+    quality_response: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="capability race: extra frontier Elo per quarter per Elo the closed lead "
+        "falls below technology.target_lead",
+    )
+    policy_changes: list[PolicyChange] = Field(default_factory=list)
+    consolidate_below: float | None = Field(
+        None,
+        description="endogenous policy: stop open releases once the lab's trailing 4-quarter "
+        "openness payoff falls below this (USD); null = never",
+    )
+
+    @field_validator("tiers")
+    @classmethod
+    def _unique_tiers(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("tiers must not repeat")
+        return v
+
+
+class Host(Strict):
+    """An inference hosting provider serving open-weight models."""
+
+    name: str
+    efficiency: float = Field(1.0, gt=0, le=20, description="throughput multiplier vs reference")
+    gpu_price_factor: float = Field(1.0, gt=0, le=10, description="its GPU-hour cost vs market")
+    brand: float = Field(0.0, ge=-5, le=5, description="utility constant (trust, speed, SLAs)")
+    serves_cn_models: bool = True
+    onboarding_cost_usd: float = Field(2.0e5, ge=0, description="one-off cost to add a model")
+    fixed_cost_usd: float = Field(
+        5.0e4, ge=0, description="quarterly fixed cost per hosted model (reserved capacity)"
+    )
+    payback_quarters: int = Field(4, ge=1, le=40, description="horizon of the entry test")
+    drop_after: int = Field(3, ge=1, le=20, description="quarters of losses before dropping")
+    max_models: int = Field(12, ge=1, le=200)
+
+
+class Segment(Strict):
+    """A developer segment; values are relative to the population-wide parameters."""
+
+    share: float = Field(gt=0, le=1, description="share of the developer population")
+    tokens_m: float = Field(gt=0, description="median tokens per developer-quarter, millions")
+    tokens_sigma: float = Field(1.0, ge=0, le=4, description="log-s.d. of tokens per developer")
+    price_sensitivity: float = Field(gt=0, le=20, description="multiplies developers.price_...")
+    quality_sensitivity: float = Field(gt=0, le=20, description="multiplies developers.quality_...")
+    cn_aversion: float = Field(0.0, ge=0, le=20, description="utility penalty, Chinese origin")
+    requires_self_host: bool = Field(False, description="data residency / air-gapped")
+    mau: float = Field(
+        1.0e5,
+        ge=0,
+        description="typical monthly active users of the segment's products; a community "
+        "licence excludes segments at or above its threshold",
+    )
+    self_host_fixed_usd: float = Field(
+        3.0e4, ge=0, description="engineering cost of self-hosting per quarter, USD"
+    )
+    self_host_utilization: float = Field(0.3, gt=0, le=1)
+    api_constant: float = Field(0.0, ge=-20, le=20, description="utility of using an API")
+    outside_utility: float = Field(
+        0.0, ge=-20, le=20, description="utility of not using an LLM this quarter"
+    )
+
+
+class Developers(Strict):
+    """The developer population: adoption, preferences, inertia."""
+
+    count: int = Field(20_000, ge=10, le=5_000_000)
+    population: float = Field(
+        2.0e6, gt=0, description="real developer firms the simulated population stands for"
+    )
+    initial_adoption: float = Field(0.15, ge=0, lt=1)
+    bass_p: float = Field(0.03, gt=0, le=1, description="innovation coefficient per year")
+    bass_q: float = Field(0.40, ge=0, le=5, description="imitation coefficient per year")
+    adoption_price_effect: float = Field(
+        0.0, ge=0, le=5, description="Bass p scales with (price index)^-effect"
+    )
+    price_sensitivity: float = Field(1.0, gt=0, le=20, description="multiplier on segments' α")
+    quality_sensitivity: float = Field(1.0, gt=0, le=20, description="utility per 100 Elo")
+    ecosystem_weight: float = Field(0.15, ge=0, le=5, description="utility per log adopters")
+    switching_cost: float = Field(1.5, ge=0, le=20, description="utility cost to change family")
+    host_switching_cost: float = Field(0.2, ge=0, le=20, description="change host, same model")
+    finetune_rate: float = Field(0.04, ge=0, le=1, description="P(fine-tune) per quarter")
+    finetune_lock_in: float = Field(1.0, ge=0, le=20, description="extra cost to leave a tune")
+    reoptimize_rate: float = Field(0.35, gt=0, le=1, description="share re-choosing per quarter")
+    cn_aversion: float = Field(1.0, ge=0, le=20, description="multiplier on segments' aversion")
+    token_growth: float = Field(0.8, ge=-0.9, le=10, description="tokens per developer, per year")
+    token_price_elasticity: float = Field(-0.06, ge=-3, le=0)
+    self_host_overhead: float = Field(1.0, ge=0, le=20, description="utility cost of operating")
+    segments: dict[str, Segment]
+
+    @model_validator(mode="after")
+    def _shares_sum(self) -> Developers:
+        total = sum(s.share for s in self.segments.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"segment shares must sum to 1 (got {total:.6g})")
+        return self
+
+
+class Technology(Strict):
+    """Exogenous drivers: GPU price, serving efficiency, the closed frontier."""
+
+    gpu_price: dict[Quarter, float] = Field(
+        description="USD per H100-hour at given quarters; linear in between, flat outside"
+    )
+    efficiency_growth: float = Field(
+        0.5, ge=0, le=5, description="growth per year of tokens/s per GPU at fixed active params"
+    )
+    ref_throughput: float = Field(1600.0, gt=0)
+    moe_penalty: float = Field(0.17, ge=0, le=1)
+    utilization: float = Field(0.4, gt=0, le=1, description="hosts' average GPU utilisation")
+    frontier_start: float = Field(1186.0, ge=800, le=2500)
+    frontier_growth: float = Field(22.0, ge=0, le=200, description="Elo per quarter")
+    target_lead: float = Field(60.0, ge=0, le=500, description="closed lead a race defends")
+    tier_gap: TierMap = Field(description="Elo below the lab's frontier release, per tier")
+    reasoning_bonus: float = Field(
+        30.0, ge=0, le=300, description="Elo added to a generation with reasoning built in"
+    )
+
+    @field_validator("gpu_price")
+    @classmethod
+    def _positive_prices(cls, v: dict[str, float]) -> dict[str, float]:
+        for q, p in v.items():
+            if not p > 0:
+                raise ValueError(f"GPU price at {q} must be > 0 (got {p})")
+        if not v:
+            raise ValueError("needs at least one quarter")
+        return v
+
+
+class Pricing(Strict):
+    """How prices are set each quarter."""
+
+    method: Literal["nash", "adaptive"] = "nash"
+    adjustment: float = Field(0.5, gt=0, le=1, description="adaptive: share of gap closed")
+    nest_sigma: float = Field(0.7, ge=0, lt=1, description="within-model substitutability")
+    closed_conduct: float = Field(
+        0.0, ge=0, le=1, description="0 Bertrand, 1 joint pricing among closed labs"
+    )
+    price_cap: float = Field(200.0, gt=0, description="choke price, USD per M tokens")
+
+
+class MetaPayoff(Strict):
+    """Parameters of Meta's payoff from openness (docs/ODD.md, Accounting)."""
+
+    lab: str = "meta"
+    ad_revenue_q: float = Field(3.6e10, ge=0, description="quarterly ad revenue, USD (2023)")
+    ad_revenue_growth: float = Field(0.15, ge=-0.5, le=2, description="per year")
+    ad_lift_per_100elo: float = Field(
+        0.004, ge=0, le=0.5, description="revenue lift per 100 Elo of Meta AI above 1186"
+    )
+    internal_tokens_m: float = Field(
+        2.0e7, ge=0, description="Meta's own inference, M tokens/quarter, 2023Q1"
+    )
+    internal_token_growth: float = Field(1.5, ge=0, le=20, description="per year")
+    ecosystem_value_per_dev: float = Field(
+        400.0, ge=0, description="USD per quarter per developer building on the family"
+    )
+    capex_share: float = Field(
+        0.02, ge=0, le=1, description="share of the quarter's capex charged to openness"
+    )
+    capex_q: float = Field(7.0e9, ge=0, description="quarterly capex, USD (2023)")
+    capex_growth: float = Field(0.35, ge=-0.5, le=5, description="per year")
+
+
+class Scenario(Strict):
+    """A complete, validated scenario."""
+
+    name: str
+    description: str = ""
+    start: Quarter = "2023Q1"
+    end: Quarter = "2027Q4"
+    history: str | None = Field(
+        "releases_2023_2024", description="bundled historical release table, or null"
+    )
+    history_until: Quarter = "2024Q4"
+    technology: Technology
+    pricing: Pricing = Field(default_factory=Pricing)
+    labs: dict[str, Lab]
+    hosts: dict[str, Host]
+    developers: Developers
+    meta_payoff: MetaPayoff = Field(default_factory=MetaPayoff)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if quarter_index(self.end) < quarter_index(self.start):
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        if self.meta_payoff.lab not in self.labs:
+            raise ValueError(f"meta_payoff.lab {self.meta_payoff.lab!r} is not a lab")
+        return self
+
+    @property
+    def quarters(self) -> list[str]:
+        """Quarter labels from start to end inclusive."""
+        return [
+            quarter_label(i)
+            for i in range(quarter_index(self.start), quarter_index(self.end) + 1)
+        ]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def bundled_dir() -> Path:
+    """Directory of the bundled scenarios (inside the installed package)."""
+    return Path(str(resources.files("openweight_sim") / "scenarios"))
+
+
+def bundled_names() -> list[str]:
+    """Names of the bundled scenarios, sorted."""
+    return sorted(p.stem for p in bundled_dir().glob("*.yaml"))
+
+
+def _resolve_path(ref: str, relative_to: Path | None = None) -> Path:
+    """Find a scenario by bundled name or by path."""
+    p = Path(ref)
+    if p.suffix in (".yaml", ".yml"):
+        if not p.is_absolute() and relative_to is not None and not p.exists():
+            p = relative_to / p
+        return p
+    candidate = bundled_dir() / f"{ref}.yaml"
+    if candidate.exists():
+        return candidate
+    names = ", ".join(bundled_names())
+    raise ScenarioError(ref, "", f"no such scenario (bundled: {names}; or give a .yaml path)")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ScenarioError(path, "", "file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(path, "", f"malformed YAML: {where}{problem}") from None
+    except OSError as exc:
+        raise ScenarioError(path, "", f"cannot read: {exc.strerror}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(path, "", "must be a YAML mapping of fields")
+    return data
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``over`` onto ``base``: dicts merge recursively, everything else replaces."""
+    out = copy.deepcopy(dict(base))
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _raw_with_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = path.resolve()
+    if path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, path))
+        raise ScenarioError(chain[0], "extends", f"cycle: {cycle}")
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(path, "extends", f"must be a scenario name or path (got {parent!r})")
+    try:
+        parent_path = _resolve_path(parent, path.parent)
+    except ScenarioError as exc:
+        raise ScenarioError(path, "extends", exc.problem) from None
+    if not parent_path.exists():
+        raise ScenarioError(path, "extends", f"no such file: {parent_path}")
+    return deep_merge(_raw_with_extends(parent_path, (*chain, path)), data)
+
+
+def format_validation_error(source: str, exc: ValidationError) -> ScenarioError:
+    """Turn pydantic's first error into a one-line :class:`ScenarioError`."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif err["type"] != "missing" and "input" in err and not isinstance(err["input"], dict):
+        msg = f"{msg} (got {err['input']!r})"
+    return ScenarioError(source, loc, msg)
+
+
+def validate(data: Mapping[str, Any], source: str) -> Scenario:
+    """Validate a raw mapping into a :class:`Scenario`, raising :class:`ScenarioError`."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise format_validation_error(source, exc) from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``PATH=VALUE`` (VALUE is YAML, so ``3``, ``0.5``, ``true``, ``[1,2]`` work)."""
+    if "=" not in text:
+        raise ScenarioError("--set", text, "expected PATH=VALUE")
+    path, _, raw = text.partition("=")
+    path = path.strip()
+    if not path or not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", path):
+        raise ScenarioError("--set", text, "expected a dotted path such as developers.count")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ScenarioError("--set", path, f"malformed value {raw!r}") from None
+    return path, value
+
+
+def set_dotted(data: dict[str, Any], path: str, value: Any, source: str = "--set") -> None:
+    """Set ``data[a][b][c] = value`` for ``path == "a.b.c"``; the path must already exist."""
+    keys = path.split(".")
+    node: Any = data
+    for i, key in enumerate(keys):
+        where = ".".join(keys[: i + 1])
+        if not isinstance(node, dict) or key not in node:
+            raise ScenarioError(source, path, f"unknown parameter (no field {where!r})")
+        if i == len(keys) - 1:
+            node[key] = value
+        else:
+            node = node[key]
+
+
+def get_dotted(data: Mapping[str, Any], path: str) -> Any:
+    """Read a dotted path from nested mappings (KeyError if absent)."""
+    node: Any = data
+    for key in path.split("."):
+        node = node[key]
+    return node
+
+
+def load_scenario(
+    scenario: str | Path | Scenario | Mapping[str, Any] = "baseline",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    override_source: str = "--set",
+) -> Scenario:
+    """Load, merge and validate a scenario, then apply dotted overrides.
+
+    Args:
+        scenario: a bundled name (``"baseline"``), a path to a YAML file, a
+            :class:`Scenario`, or a raw mapping.
+        overrides: ``{"developers.count": 5000, ...}``; each path must exist in the
+            resolved scenario (defaults included).
+        override_source: how override errors name their origin.
+
+    Returns:
+        The validated scenario.
+
+    Raises:
+        ScenarioError: one-line description of the first problem found.
+    """
+    if isinstance(scenario, Scenario):
+        source, base = scenario.name, scenario
+    elif isinstance(scenario, Mapping):
+        source = str(scenario.get("name", "<mapping>"))
+        base = validate(scenario, source)
+    else:
+        path = _resolve_path(str(scenario))
+        source = str(scenario)
+        base = validate(_raw_with_extends(path), source)
+    if not overrides:
+        return base
+    data = base.model_dump(mode="python")
+    for key, value in overrides.items():
+        set_dotted(data, key, value, override_source)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise format_validation_error(override_source, exc) from None
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files (``openweight-sim schema``)."""
+    schema = Scenario.model_json_schema()
+    schema["properties"]["extends"] = {
+        "type": "string",
+        "description": "name or path of a scenario this file deep-merges onto",
+    }
+    return schema
