@@ -14,7 +14,9 @@ import mesa
 import numpy as np
 
 from openweight_sim.releases import Release, generation_quality
-from openweight_sim.scenario import TIERS, Lab as LabSpec, Host as HostSpec, Scenario, quarter_index
+from openweight_sim.scenario import TIERS, Scenario, quarter_index
+from openweight_sim.scenario import Host as HostSpec
+from openweight_sim.scenario import Lab as LabSpec
 
 if TYPE_CHECKING:
     from openweight_sim.model import OpenWeightMarket
@@ -115,7 +117,8 @@ class Lab(mesa.Agent):
         open_tiers = self.open_tiers()
         out = []
         for tier in spec.tiers:
-            active = getattr(spec.active_params_b, tier)
+            total = getattr(spec.total_params_b, tier)
+            active = total / getattr(spec.moe_leverage, tier)
             is_open = tier in open_tiers
             out.append(
                 model.new_release(
@@ -124,7 +127,7 @@ class Lab(mesa.Agent):
                     quarter=q,
                     tier=tier,
                     quality=top - (getattr(gap, tier) - gap.frontier),
-                    total_b=active * getattr(spec.moe_leverage, tier),
+                    total_b=total,
                     active_b=active,
                     open_weights=is_open,
                     license=spec.license if is_open else "proprietary",

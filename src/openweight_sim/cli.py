@@ -147,10 +147,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         seeds_meta = {"root": args.seed, "replications": args.replications, "run_seeds": seeds}
         write_json(tmp / "metadata.json", metadata(scenario, seeds_meta, " ".join(sys.argv)))
     elapsed = time.perf_counter() - started
-    print(f"{scenario.name}: {args.replications} run(s) of {len(first)} quarters, "
-          f"{scenario.developers.count:,} developers, in {elapsed:.1f} s (seed {args.seed})")
-    print(summary_table(allq.groupby("quarter", sort=False).mean(numeric_only=True)
-                        .reset_index() if args.replications > 1 else first))
+    print(
+        f"{scenario.name}: {args.replications} run(s) of {len(first)} quarters, "
+        f"{scenario.developers.count:,} developers, in {elapsed:.1f} s (seed {args.seed})"
+    )
+    print(
+        summary_table(
+            allq.groupby("quarter", sort=False).mean(numeric_only=True).reset_index()
+            if args.replications > 1
+            else first
+        )
+    )
     print(f"results: {out}/ (quarters.csv, labs.csv, hosts.csv, offers.csv, plots/*.png)")
     return 0
 
@@ -219,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            if not exc.name or not name.startswith(exc.name):
                 raise
             continue
         module.register(sub)

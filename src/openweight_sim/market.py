@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import sparse
+from scipy import optimize, sparse
 from scipy.special import lambertw
 
 if TYPE_CHECKING:
@@ -172,9 +172,7 @@ def _vector(x: ArrayLike, n: int, name: str) -> NDArray[np.float64]:
     return v
 
 
-def _availability(
-    available: ArrayLike | None, shape: tuple[int, int]
-) -> NDArray[np.bool_] | None:
+def _availability(available: ArrayLike | None, shape: tuple[int, int]) -> NDArray[np.bool_] | None:
     """Broadcast an availability mask to (G, J); ``None`` means everything is available."""
     if available is None:
         return None
@@ -432,6 +430,120 @@ def _dense_ownership(ownership: ArrayLike, n_prod: int) -> NDArray[np.float64]:
     return omega
 
 
+class _ZetaMap:
+    """The zeta-markup map ``p -> c + zeta(p)`` of one pricing problem.
+
+    Products are held in an order where nests and firm-nest cells are contiguous, so the group
+    sums of the inner loop need no gathers; arrays are product-major (J, G). Every evaluation
+    is counted and the point with the smallest FOC residual seen so far is remembered, so the
+    solver phases can hand over to each other and the best point is what gets returned.
+    """
+
+    def __init__(
+        self,
+        d: NDArray[np.float64],
+        c: NDArray[np.float64],
+        a: NDArray[np.float64],
+        w: NDArray[np.float64],
+        strategic: NDArray[np.bool_],
+        cap: NDArray[np.float64] | None,
+        nest_code: NDArray[np.intp],
+        firm_code: NDArray[np.intp],
+        omega: NDArray[np.float64] | None,
+        sigma: float,
+        log_price: bool,
+    ) -> None:
+        n_seg, n_prod = d.shape
+        self.nested = sigma > 0.0
+        if self.nested:
+            perm = np.lexsort((firm_code, nest_code))
+        else:
+            perm = np.argsort(firm_code if omega is None else nest_code, kind="stable")
+        self.perm, self.inv = perm, np.argsort(perm)
+        self.nests = _Groups.from_ids(nest_code[perm], n_prod)
+        firms = _Groups.from_ids(firm_code[perm], n_prod)
+        cells = _Groups.from_ids(nest_code[perm] * (n_prod + 1) + firm_code[perm], n_prod)
+        self.d = np.ascontiguousarray(d.T[perm])  # (J, G), -inf where unavailable
+        self.c, self.strategic = c[perm], strategic[perm]
+        self.cap = None if cap is None else cap[perm]
+        if omega is None:
+            self.agg_firm, self.agg_cell = firms.sum_back, cells.sum_back
+        else:
+            omega_p = omega[np.ix_(perm, perm)]
+            omega_nest_p = omega_p * (self.nests.code[:, None] == self.nests.code[None, :])
+            self.agg_firm = lambda x: omega_p @ x
+            self.agg_cell = lambda x: omega_nest_p @ x
+        self.a, self.w, self.sigma, self.log_price = a, w, sigma, log_price
+        self.wa = w * a
+        self.wq = np.stack([self.wa, w], axis=1)
+        self.w_total = float(w.sum())
+        self.u_buf = np.empty((n_prod, n_seg))
+        self.x_buf = np.empty((n_prod, n_seg))
+        self.evaluations = 0
+        self.best_res = np.inf
+        self.best_p = self.c.copy()
+        self.best_q = np.zeros(n_prod)
+        self.best_at = 0
+
+    def clip(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Put non-strategic products at cost and strategic ones at or below the cap."""
+        p = np.where(self.strategic, p, self.c)
+        if self.cap is not None:
+            p = np.where(self.strategic, np.minimum(p, self.cap), p)
+        return p
+
+    def valid(self, p: NDArray[np.float64]) -> bool:
+        """Whether demand can be evaluated at ``p``."""
+        return bool(np.all(np.isfinite(p)) and (not self.log_price or np.all(p > 0)))
+
+    def shares(self, p: NDArray[np.float64], out: NDArray[np.float64]) -> Any:
+        """Choice probabilities (J, G) and within-nest probabilities at prices ``p``."""
+        fp = np.log(p) if self.log_price else p
+        np.multiply(fp[:, None], self.a[None, :], out=out)
+        np.subtract(self.d, out, out=out)
+        shares, cond, _ = _choice(out, self.nests, self.sigma)
+        return shares, cond
+
+    def __call__(self, p: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Evaluate at ``p``: return ``c + zeta(p)`` (clipped) and the signed FOC residual.
+
+        The residual ``Lambda (p - c - zeta) / sum(w)`` is ``-dProfit_j/dp_j`` of the owner,
+        per unit of weight; it is 0 for non-strategic products and for capped products that
+        would like to price above the cap.
+        """
+        shares, cond = self.shares(p, self.u_buf)
+        x = self.x_buf
+        np.multiply(shares, np.where(self.strategic, p - self.c, 0.0)[:, None], out=x)
+        # big_t = -(Omega o Gamma^T)(p - c) / b_j and big_l = -(1 - sigma) Lambda / b_j, where
+        # a_gj = -alpha_g b_j with b_j = 1 (linear) or 1 / p_j (log price)
+        big_t = np.einsum("jg,jg,g->j", self.agg_firm(x), shares, self.wa)
+        if self.nested:
+            kappa = self.sigma / (1.0 - self.sigma)
+            big_t += kappa * np.einsum("jg,jg,g->j", self.agg_cell(x), cond, self.wa)
+        big_l, q = (shares @ self.wq).T
+        own = q * p if self.log_price else q  # Q_j / b_j
+        zeta = np.zeros_like(p)
+        ok = self.strategic & (big_l > 0)  # zero demand everywhere: price at cost
+        np.divide((1.0 - self.sigma) * (big_t + own), big_l, out=zeta, where=ok)
+        new_p = self.clip(self.c + zeta)
+        lam = big_l / (1.0 - self.sigma)
+        if self.log_price:
+            lam = lam / p
+        foc = np.where(self.strategic, lam * (p - new_p), 0.0) / self.w_total
+        res = float(np.abs(foc).max()) if foc.size else 0.0
+        self.evaluations += 1
+        if np.isfinite(res) and res < self.best_res:
+            self.best_res, self.best_p, self.best_q = res, p.copy(), q
+            self.best_at = self.evaluations
+        return new_p, foc
+
+
+_SQUAREM_SLACK = 10.0  # an extrapolated point may be this much worse than the plain iterate
+_SQUAREM_PATIENCE = 100  # evaluations without a new best residual before SQUAREM is dropped
+_PLAIN_PATIENCE = 200  # evaluations without a new best before plain iteration hands over
+_PHASE_ONE_BUDGET = 1000  # zeta-map evaluations before the Newton-type fallback
+
+
 def _squarem_step(
     p0: NDArray[np.float64],
     p1: NDArray[np.float64],
@@ -453,6 +565,99 @@ def _squarem_step(
     if step == step_max:
         step_max *= 4.0
     return p0 + 2.0 * step * r + step * step * v, step_max
+
+
+def _zeta_iteration(
+    zm: _ZetaMap, p: NDArray[np.float64], tol: float, budget: int, accelerate: bool
+) -> None:
+    """Phase 1: iterate the zeta map, with safeguarded SQUAREM acceleration.
+
+    Stops when the residual is below ``tol``, after ``budget`` evaluations, or when plain
+    iteration stops improving. Safeguards: an extrapolated point whose residual is far worse
+    than the plain iterate's is dropped (resume from the plain iterate with the cautious
+    step); SQUAREM is switched off after 3 such failures in a row or when it has not improved
+    the best residual for a while (it can cycle where the plain map still converges).
+    """
+    step_max, use_squarem, rejections = 1.0, accelerate, 0
+    pending: tuple[NDArray[np.float64], float] | None = None  # (plain iterate, its residual)
+    while zm.evaluations < budget:
+        p1, foc = zm(p)
+        res = float(np.abs(foc).max()) if foc.size else 0.0
+        if zm.best_res < tol:
+            return
+        if pending is not None:
+            p_plain, res_plain = pending
+            pending = None
+            if zm.evaluations - zm.best_at > _SQUAREM_PATIENCE:
+                use_squarem, p = False, zm.best_p
+                continue
+            if not (zm.valid(p1) and np.isfinite(res)) or res > _SQUAREM_SLACK * res_plain:
+                rejections += 1
+                step_max, use_squarem, p = 1.0, rejections < 3, p_plain
+                continue
+            rejections = 0
+        if not (zm.valid(p1) and np.isfinite(res)):
+            return
+        if not use_squarem:
+            if zm.evaluations - zm.best_at > _PLAIN_PATIENCE:
+                return
+            p = p1
+            continue
+        if zm.evaluations >= budget:
+            return
+        p2, foc1 = zm(p1)
+        res1 = float(np.abs(foc1).max()) if foc1.size else 0.0
+        if zm.best_res < tol or not (zm.valid(p2) and np.isfinite(res1)):
+            return
+        p_acc, step_max = _squarem_step(p, p1, p2, step_max)
+        p_acc = zm.clip(np.maximum(p_acc, zm.c))  # equilibrium markups are positive
+        if zm.valid(p_acc):
+            p, pending = p_acc, (p1, res1)
+        else:
+            p = p2
+
+
+def _newton_fallback(zm: _ZetaMap, tol: float, budget: int) -> None:
+    """Phase 2: solve the FOCs with MINPACK's hybrid Powell method from the best point.
+
+    Why: with several segments and strong nesting the zeta map need not be a contraction and
+    can cycle around an equilibrium; a Newton-type solver does not care. The unknowns are the
+    log markups of strategic products, which keeps prices above cost (and positive for log
+    price). The Jacobian is approximated by finite differences (J + 1 evaluations), so this
+    is only used when phase 1 failed.
+    """
+    idx = np.flatnonzero(zm.strategic & (zm.best_p > zm.c))
+    remaining = budget - zm.evaluations
+    if idx.size == 0 or remaining <= idx.size + 1:
+        return
+    base = zm.best_p.copy()
+
+    def residual(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        p = base.copy()
+        p[idx] = zm.c[idx] + np.exp(np.clip(x, -700.0, 700.0))
+        p = zm.clip(p)
+        if not zm.valid(p):
+            return np.full(idx.size, 1e10)
+        _, foc = zm(p)
+        return np.where(np.isfinite(foc[idx]), foc[idx], 1e10)
+
+    x0 = np.log(base[idx] - zm.c[idx])
+    with np.errstate(all="ignore"):
+        optimize.root(residual, x0, method="hybr", options={"xtol": 1e-15, "maxfev": remaining})
+
+
+def _damped_iteration(zm: _ZetaMap, tol: float, budget: int, damping: float = 0.5) -> None:
+    """Phase 3: damped zeta iteration ``p <- p + damping (c + zeta(p) - p)`` from the best point.
+
+    Damping turns the oscillating modes of the map (eigenvalues below -1) into contracting
+    ones; it is the last resort when phases 1 and 2 failed.
+    """
+    p = zm.best_p
+    while zm.evaluations < budget and zm.best_res >= tol:
+        p1, foc = zm(p)
+        if not (zm.valid(p1) and np.all(np.isfinite(foc))):
+            return
+        p = zm.clip(p + damping * (p1 - p))
 
 
 def solve_equilibrium(
@@ -489,13 +694,19 @@ def solve_equilibrium(
     the max-norm of the FOC residual ``Lambda (p - c - zeta)`` divided by the weight sum is
     below ``tol`` (pyblp's stopping rule). ``Omega_jk`` is the weight the owner of product j puts
     on product k's profit (pyblp's convention), so for a symmetric ``Omega`` this is
-    ``(Omega o Gamma)^T``. Gamma is never formed: each iteration is O(G*J) with firm ids
+    ``(Omega o Gamma)^T``. Gamma is never formed: each evaluation is O(G*J) with firm ids
     (a dense ``ownership`` adds two (G,J)x(J,J) products).
 
-    The plain map contracts at a rate close to ``sigma`` when a firm owns most of a nest, i.e.
-    it needs ~30/(1 - sigma) iterations; SQUAREM extrapolation (``accelerate=True``, pyblp's
-    ``Iteration('squarem')``) removes that slow mode. The fixed point and the stopping rule are
-    the same either way.
+    Convergence: the plain map contracts at a rate close to ``sigma`` when a firm owns most of
+    a nest (~30/(1 - sigma) iterations); SQUAREM extrapolation (``accelerate=True``, pyblp's
+    ``Iteration('squarem')``) removes that slow mode. With several segments and strong nesting
+    the map can cycle instead of converging; if it has not converged after 1000 evaluations
+    (or stops improving) the FOCs are solved by a Newton-type method (MINPACK hybrid, finite
+    difference Jacobian: J + 1 evaluations) from the best point, then by damped iteration.
+    The stopping rule is the same in every phase and ``iterations`` counts all evaluations.
+    A point that satisfies the FOCs is a Nash equilibrium when profits are quasi-concave in
+    own prices (always for one segment); with very heterogeneous segments it may only be a
+    stationary point.
 
     Args:
         delta: mean utilities (J,) or (G, J).
@@ -514,7 +725,7 @@ def solve_equilibrium(
         ownership: optional (J, J) matrix overriding the one built from ``firm`` (unit diagonal;
             off-diagonal conduct parameters theta in [0, 1] between rivals).
         tol: tolerance on the FOC residual relative to the weight sum.
-        max_iter: maximum number of evaluations of the zeta map.
+        max_iter: maximum number of evaluations of the zeta map (all phases together).
         price_cap: optional scalar or (J,) upper bound on strategic prices (a regulated or
             reference price); a capped product counts as converged when it would like to
             price above the cap.
@@ -522,8 +733,9 @@ def solve_equilibrium(
         accelerate: use SQUAREM extrapolation between plain zeta-map steps.
 
     Returns:
-        An :class:`Equilibrium`; it does not raise on non-convergence, check ``converged``.
-        Strategic products nobody can buy (zero demand everywhere) are priced at cost.
+        An :class:`Equilibrium` at the point with the smallest residual found; it does not
+        raise on non-convergence, check ``converged``. Strategic products nobody can buy
+        (zero demand everywhere) are priced at cost.
 
     Raises:
         ValueError: on inconsistent shapes or invalid parameters.
@@ -555,15 +767,14 @@ def solve_equilibrium(
         p_init = _vector(initial_prices, n_prod, "initial_prices")
         if log_price and np.any(p_init <= 0):
             raise ValueError("initial_prices must be positive with log price")
-
-    nest_code = _Groups.from_ids(nest, n_prod).code
-    nested = s > 0.0 and not _Groups.from_ids(nest, n_prod).all_singletons
-    sigma_eff = s if nested else 0.0
+    nests = _Groups.from_ids(nest, n_prod)
+    sigma_eff = s if not nests.all_singletons else 0.0
     omega = None if ownership is None else _dense_ownership(ownership, n_prod)
-    firm_code = _Groups.from_ids(firm, n_prod).code
 
     # products that somebody with positive weight can buy; the rest are priced at cost
-    reach = np.broadcast_to((w > 0)[:, None] if avail is None else avail & (w > 0)[:, None], d.shape)
+    reach = np.broadcast_to(
+        (w > 0)[:, None] if avail is None else avail & (w > 0)[:, None], d.shape
+    )
     strategic = ~fix & reach.any(axis=0)
     if log_price and cap is None and np.any(strategic):
         buyers = reach[:, strategic].any(axis=1)
@@ -573,122 +784,36 @@ def solve_equilibrium(
                 "otherwise profit grows without bound as prices rise: pass price_cap"
             )
 
-    # Sort products so that nests and firm-nest cells are contiguous: the group sums of the
-    # inner loop then need no column gathers. Everything is mapped back at the end.
-    if nested:
-        perm = np.lexsort((firm_code, nest_code))
-    else:
-        perm = np.argsort(firm_code if omega is None else nest_code, kind="stable")
-    inv = np.argsort(perm)
-    nests = _Groups.from_ids(nest_code[perm], n_prod)
-    firms = _Groups.from_ids(firm_code[perm], n_prod)
-    cells = _Groups.from_ids(nest_code[perm] * (n_prod + 1) + firm_code[perm], n_prod)
-    d_masked = d if avail is None else np.where(avail, d, -np.inf)
-    d_p = np.ascontiguousarray(d_masked.T[perm])  # product-major (J, G)
-    c_p, strat_p, p_init = c[perm], strategic[perm], p_init[perm]
-    cap_p = None if cap is None else cap[perm]
-    if omega is None:
-        agg_firm, agg_cell = firms.sum_back, cells.sum_back
-    else:
-        omega_p = omega[np.ix_(perm, perm)]
-        omega_nest_p = omega_p * (nests.code[:, None] == nests.code[None, :])
+    zm = _ZetaMap(
+        d if avail is None else np.where(avail, d, -np.inf),
+        c,
+        a,
+        w,
+        strategic,
+        cap,
+        nests.code,
+        _Groups.from_ids(firm, n_prod).code,
+        omega,
+        sigma_eff,
+        log_price,
+    )
+    _zeta_iteration(zm, zm.clip(p_init[zm.perm]), tol, min(max_iter, _PHASE_ONE_BUDGET), accelerate)
+    if zm.best_res >= tol and zm.evaluations < max_iter:
+        _newton_fallback(zm, tol, max_iter)
+    if zm.best_res >= tol and zm.evaluations < max_iter:
+        _damped_iteration(zm, tol, max_iter)
 
-        def agg_firm(x: NDArray[np.float64]) -> NDArray[np.float64]:
-            return omega_p @ x
-
-        def agg_cell(x: NDArray[np.float64]) -> NDArray[np.float64]:
-            return omega_nest_p @ x
-
-    wa = w * a
-    wq = np.stack([wa, w], axis=1)
-    w_total = float(w.sum())
-    kappa = sigma_eff / (1.0 - sigma_eff)
-    u_buf = np.empty((n_prod, n_seg))
-    x_buf = np.empty((n_prod, n_seg))
-
-    def clip(p: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Put non-strategic products at cost and strategic ones below the cap."""
-        p = np.where(strat_p, p, c_p)
-        if cap_p is not None:
-            p = np.where(strat_p, np.minimum(p, cap_p), p)
-        return p
-
-    def shares_at(p: NDArray[np.float64], out: NDArray[np.float64]) -> Any:
-        """Choice probabilities (J, G) and within-nest probabilities at prices ``p``."""
-        fp = np.log(p) if log_price else p
-        np.multiply(fp[:, None], a[None, :], out=out)
-        np.subtract(d_p, out, out=out)
-        shares, cond, _ = _choice(out, nests, sigma_eff)
-        return shares, cond
-
-    def zeta_map(p: NDArray[np.float64]) -> tuple[NDArray[np.float64], float, NDArray[np.float64]]:
-        """One evaluation: c + zeta(p), the relative FOC residual and demand Q at p."""
-        shares, cond = shares_at(p, u_buf)
-        m = np.where(strat_p, p - c_p, 0.0)
-        np.multiply(shares, m[:, None], out=x_buf)  # s_gk (p_k - c_k)
-        # big_t = -(Omega o Gamma^T)(p - c) / b_j, where a_gj = -alpha_g b_j
-        big_t = np.einsum("jg,jg,g->j", agg_firm(x_buf), shares, wa)
-        if nested:
-            big_t += kappa * np.einsum("jg,jg,g->j", agg_cell(x_buf), cond, wa)
-        big_l, q = (shares @ wq).T  # -Lambda (1 - sigma) / b_j and demand Q
-        own = q * p if log_price else q  # Q_j / b_j
-        zeta = np.zeros(n_prod)
-        np.divide((1.0 - sigma_eff) * (big_t + own), big_l, out=zeta, where=strat_p & (big_l > 0))
-        new_p = clip(c_p + zeta)
-        lam = big_l / (1.0 - sigma_eff)
-        if log_price:
-            lam = lam / p
-        resid = np.abs(lam * (new_p - p))[strat_p]
-        res = float(resid.max()) / w_total if resid.size else 0.0
-        return new_p, res, q
-
-    def valid(p: NDArray[np.float64]) -> bool:
-        """Prices at which demand can be evaluated."""
-        return bool(np.all(np.isfinite(p)) and (not log_price or np.all(p > 0)))
-
-    p = clip(p_init)
-    iterations = 0
-    step_max = 1.0
-    fallback: tuple[NDArray[np.float64], float] | None = None  # (plain iterate, its parent's res)
-    while True:
-        p1, res, q = zeta_map(p)
-        iterations += 1
-        if fallback is not None:
-            # SQUAREM safeguard: if the extrapolated point is worse than where it came from,
-            # discard it and resume from the plain iterate with the most cautious step bound
-            p_plain, res_before = fallback
-            fallback = None
-            if not (valid(p1) and np.isfinite(res)) or res > 10.0 * res_before:
-                p, step_max = p_plain, 1.0
-                continue
-        if not (valid(p1) and np.isfinite(res)) or res < tol or iterations >= max_iter:
-            break
-        if not accelerate:
-            p = p1
-            continue
-        p2, res1, q1 = zeta_map(p1)
-        iterations += 1
-        if not (valid(p2) and np.isfinite(res1)) or res1 < tol or iterations >= max_iter:
-            p, res, q = p1, res1, q1
-            break
-        # extrapolate, never below cost (equilibrium markups are positive)
-        p_acc, step_max = _squarem_step(p, p1, p2, step_max)
-        p_acc = clip(np.maximum(p_acc, c_p))
-        if valid(p_acc):
-            p, fallback = p_acc, (p2, res1)
-        else:
-            p = p2
-
-    shares, _ = shares_at(p, np.empty((n_prod, n_seg)))
-    markups = np.where(strat_p, p - c_p, 0.0)
+    p = zm.best_p
+    shares, _ = zm.shares(p, np.empty((n_prod, n_seg)))
+    inv = zm.inv
     return Equilibrium(
         prices=p[inv],
         shares=shares.T[:, inv].copy(),
-        markups=markups[inv],
-        converged=bool(res < tol),
-        iterations=iterations,
-        residual=res,
-        demand=q[inv],
+        markups=np.where(zm.strategic, p - zm.c, 0.0)[inv],
+        converged=bool(zm.best_res < tol),
+        iterations=zm.evaluations,
+        residual=zm.best_res,
+        demand=zm.best_q[inv],
     )
 
 
@@ -929,9 +1054,7 @@ def markov_long_run_share(p_ab: ArrayLike, p_ba: ArrayLike) -> NDArray[np.float6
 # --------------------------------------------------------------------------------------------
 
 
-def sample_choices(
-    prob: ArrayLike, group: ArrayLike, uniforms: ArrayLike
-) -> NDArray[np.intp]:
+def sample_choices(prob: ArrayLike, group: ArrayLike, uniforms: ArrayLike) -> NDArray[np.intp]:
     """Vectorised categorical draws for N individuals in G groups.
 
     Why: the agent-based layer draws thousands of individual choices per period from a few

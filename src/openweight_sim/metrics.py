@@ -134,7 +134,8 @@ class QuarterBook:
         if small.any():
             b.closed_small_price = float(prices[small].min())
         meta_i = li.get(sc.meta_payoff.lab, -1)
-        h70 = (kind == HOSTED) & (opts.lab == meta_i) & (opts.tier == 1)
+        # Meta's 70B-class open model (F07-F09): hosted offers of a ~70B-active release.
+        h70 = (kind == HOSTED) & (opts.lab == meta_i) & (np.abs(opts.active_b - 70.0) <= 20.0)
         if h70.any():
             b.price_open_hosted_70b = float(np.median(prices[h70]))
 
@@ -303,8 +304,8 @@ def model_reporters(lab_keys: list[str]) -> dict[str, Any]:
     for key in lab_keys:
         reps[f"share_tokens_{key}"] = lambda m, k=key: m.book.share_tokens_by_lab.get(k, NAN)
     for origin in ("US", "CN", "EU"):
-        reps[f"share_tokens_{origin.lower()}"] = (
-            lambda m, o=origin: m.book.share_tokens_by_origin.get(o, NAN)
+        reps[f"share_tokens_{origin.lower()}"] = lambda m, o=origin: (
+            m.book.share_tokens_by_origin.get(o, NAN)
         )
     return reps
 

@@ -31,7 +31,7 @@ from openweight_sim.agents import (
     HostingProvider,
     Lab,
 )
-from openweight_sim.metrics import QuarterBook, lab_reporters, host_reporters, model_reporters
+from openweight_sim.metrics import QuarterBook, host_reporters, lab_reporters, model_reporters
 from openweight_sim.options import (
     CLOSED_API,
     HOSTED,
@@ -254,11 +254,21 @@ class OpenWeightMarket(mesa.Model):
             rel = self.releases[rid]
             lab = self.labs[rel.lab]
             li = self.lab_index[rel.lab]
-            if lab.spec.first_party_api and rel.license != "research":
+            if lab.spec.first_party_api:
                 kind = OPEN_API if rel.open_weights else CLOSED_API
                 cost = self._serving_cost(rel, lab.spec.serving_efficiency)
-                rows.append((self.offer_key(kind, rid, -1), kind, rel, li, -1, cost, lab.spec.brand,
-                             rel.name + " (API)"))
+                rows.append(
+                    (
+                        self.offer_key(kind, rid, -1),
+                        kind,
+                        rel,
+                        li,
+                        -1,
+                        cost,
+                        lab.spec.brand,
+                        rel.name + " (API)",
+                    )
+                )
             if not rel.open_weights:
                 continue
             for hi, host in enumerate(hosts):
@@ -266,12 +276,32 @@ class OpenWeightMarket(mesa.Model):
                 if serving:
                     cost = self._serving_cost(rel, host.spec.efficiency, host.spec.gpu_price_factor)
                     brand = lab.spec.brand + host.spec.brand - lab.spec.license_friction
-                    rows.append((self.offer_key(HOSTED, rid, hi), HOSTED, rel, li, hi, cost,
-                                 brand, f"{rel.name} ({host.name})"))
+                    rows.append(
+                        (
+                            self.offer_key(HOSTED, rid, hi),
+                            HOSTED,
+                            rel,
+                            li,
+                            hi,
+                            cost,
+                            brand,
+                            f"{rel.name} ({host.name})",
+                        )
+                    )
             # Self-hosting: GPU cost at full utilisation; segments divide by their own.
             cost = self._serving_cost(rel, 1.0) * self.config.technology.utilization
-            rows.append((self.offer_key(SELF_HOST, rid, -1), SELF_HOST, rel, li, -1, cost,
-                         lab.spec.brand - lab.spec.license_friction, f"{rel.name} (self-hosted)"))
+            rows.append(
+                (
+                    self.offer_key(SELF_HOST, rid, -1),
+                    SELF_HOST,
+                    rel,
+                    li,
+                    -1,
+                    cost,
+                    lab.spec.brand - lab.spec.license_friction,
+                    f"{rel.name} (self-hosted)",
+                )
+            )
         opts = build_options(rows, {k: lab.spec.mau_threshold for k, lab in self.labs.items()})
         assign_firms(opts, len(self.labs))
         return opts
@@ -284,10 +314,16 @@ class OpenWeightMarket(mesa.Model):
         share = counts / max(1, int(dev.adopted.sum()))
         return self.config.developers.ecosystem_weight * np.log1p(100.0 * share)
 
-    def _groups(self, opts: Options) -> dict[str, np.ndarray]:
-        """Group adopted developers by (segment, current option, current lab, fine-tuned)."""
+    def _groups(self, opts: Options, everyone: bool = False) -> dict[str, np.ndarray]:
+        """Group developers by (segment, current option, current lab, fine-tuned).
+
+        Args:
+            opts: this quarter's options.
+            everyone: group the whole population (prospective demand, used for pricing
+                before anyone has adopted) instead of the adopters.
+        """
         dev = self.developers
-        idx = np.flatnonzero(dev.adopted)
+        idx = np.arange(dev.count) if everyone else np.flatnonzero(dev.adopted)
         J = opts.size
         col_of_key = np.full(len(self._offer_keys) + 1, J, dtype=np.int64)
         col_of_key[opts.key] = np.arange(J)
@@ -388,11 +424,19 @@ class OpenWeightMarket(mesa.Model):
             )
             prices = np.where(opts.fixed, cost, prices)
             shares = market.logit_shares(
-                demand["delta"], prices, demand["alpha"], nest=opts.rid, sigma=pr.nest_sigma,
-                log_price=True, available=demand["available"],
+                demand["delta"],
+                prices,
+                demand["alpha"],
+                nest=opts.rid,
+                sigma=pr.nest_sigma,
+                log_price=True,
+                available=demand["available"],
             )
             eq = market.Equilibrium(
-                prices=prices, shares=shares, markups=prices - cost, converged=True,
+                prices=prices,
+                shares=shares,
+                markups=prices - cost,
+                converged=True,
                 iterations=eq.iterations,
             )
         return eq
@@ -410,7 +454,7 @@ class OpenWeightMarket(mesa.Model):
         opts = self._options(set(candidates))
         groups = self._groups(opts)
         if groups["rows"].size == 0:
-            return
+            groups = self._groups(opts, everyone=True)
         demand = self._demand_system(opts, groups)
         eq = self._solve(opts, demand)
         volume = (demand["weight"][:, None] * eq.shares).sum(axis=0)
@@ -431,8 +475,13 @@ class OpenWeightMarket(mesa.Model):
                     host.serving.discard(rid)
                     host.losses.pop(rid, None)
 
-    def _choose(self, opts: Options, demand: dict[str, Any], groups: dict[str, np.ndarray],
-                eq: market.Equilibrium) -> None:
+    def _choose(
+        self,
+        opts: Options,
+        demand: dict[str, Any],
+        groups: dict[str, np.ndarray],
+        eq: market.Equilibrium,
+    ) -> None:
         dev = self.developers
         sc = self.config.developers
         rows, inverse = groups["rows"], groups["inverse"]
@@ -441,7 +490,7 @@ class OpenWeightMarket(mesa.Model):
         live = np.isin(dev.choice[rows], opts.key)
         forced = (dev.choice[rows] == NO_CHOICE) | ((dev.choice[rows] >= 0) & ~live)
         draw = self.rng.random(rows.size)
-        chooses = forced | (draw < sc.reoptimize_rate)
+        chooses = (forced | (draw < sc.reoptimize_rate)) & groups.get("choosers", True)
         u = self.rng.random(rows.size)
         prob = np.concatenate([eq.shares, 1.0 - eq.shares.sum(axis=1, keepdims=True)], axis=1)
         sel = np.flatnonzero(chooses)
@@ -462,7 +511,7 @@ class OpenWeightMarket(mesa.Model):
         col_of_key[opts.key] = np.arange(J)
         col = np.where(dev.choice[rows] >= 0, col_of_key[np.maximum(dev.choice[rows], 0)], -1)
         price = np.full(rows.size, np.nan)
-        using = col >= 0
+        using = (col >= 0) & dev.adopted[rows]
         api_price = np.where(opts.fixed, np.nan, eq.prices)
         price[using] = api_price[col[using]]
         selfh = using & opts.fixed[np.maximum(col, 0)]
@@ -472,7 +521,9 @@ class OpenWeightMarket(mesa.Model):
         dev.price_paid[rows] = price
         dev.tokens[:] = 0.0
         base = self._expected_tokens(rows)
-        tok = base * np.where(using, np.power(np.where(using, price, 1.0), sc.token_price_elasticity), 0)
+        tok = base * np.where(
+            using, np.power(np.where(using, price, 1.0), sc.token_price_elasticity), 0
+        )
         dev.tokens[rows] = tok
         self._last_choice_cols = (rows, col)
 
@@ -500,11 +551,12 @@ class OpenWeightMarket(mesa.Model):
         self._hosts_enter_exit()
         opts = self._options()
         groups = self._groups(opts)
+        if groups["rows"].size == 0:  # nobody has adopted yet: price for prospective demand
+            groups = self._groups(opts, everyone=True)
+            groups["choosers"] = np.zeros(groups["rows"].size, dtype=bool)
         demand = self._demand_system(opts, groups)
         eq = self._solve(opts, demand)
-        self._last_prices = {
-            int(k): float(p) for k, p in zip(opts.key, eq.prices, strict=True)
-        }
+        self._last_prices = {int(k): float(p) for k, p in zip(opts.key, eq.prices, strict=True)}
         self._choose(opts, demand, groups, eq)
         self.book = QuarterBook.account(self, opts, demand, groups, eq)
         for host in self.hosts.values():

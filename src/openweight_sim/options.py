@@ -18,7 +18,12 @@ from openweight_sim.releases import REFERENCE_ELO, Release
 from openweight_sim.scenario import Scenario
 
 CLOSED_API, OPEN_API, HOSTED, SELF_HOST = 0, 1, 2, 3
-KIND_NAMES = {CLOSED_API: "closed_api", OPEN_API: "open_api", HOSTED: "hosted", SELF_HOST: "self_host"}
+KIND_NAMES = {
+    CLOSED_API: "closed_api",
+    OPEN_API: "open_api",
+    HOSTED: "hosted",
+    SELF_HOST: "self_host",
+}
 
 
 @dataclass
@@ -51,6 +56,7 @@ class Options:
     brand: np.ndarray
     tier: np.ndarray
     mau_threshold: np.ndarray
+    active_b: np.ndarray
     names: list[str] = field(default_factory=list)
 
     @property
@@ -70,9 +76,7 @@ class Options:
 
     def subset(self, mask: np.ndarray) -> Options:
         """The options where ``mask`` holds."""
-        kw = {
-            k: v[mask] for k, v in self.__dict__.items() if isinstance(v, np.ndarray)
-        }
+        kw = {k: v[mask] for k, v in self.__dict__.items() if isinstance(v, np.ndarray)}
         return Options(**kw, names=[n for n, m in zip(self.names, mask, strict=True) if m])
 
 
@@ -112,6 +116,7 @@ def build_options(
         brand=np.array([r[6] for r in rows], dtype=float),
         tier=np.array([TIER_CODE[r.tier] for r in rels], dtype=np.int8),
         mau_threshold=np.array([mau_threshold.get(r.lab, np.inf) for r in rels], dtype=float),
+        active_b=np.array([r.active_b for r in rels], dtype=float),
         names=[r[7] for r in rows],
     )
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
 
 LAB_COLORS = {
     "openai": "#10a37f",
@@ -73,7 +73,9 @@ def open_share_plot(df: pd.DataFrame, scenario: str = "") -> Figure:
     ax.plot(x, df["share_open_tokens"], lw=2.2, label="Open weights: share of tokens")
     ax.plot(x, df["share_open_spend"], lw=2.2, ls="--", label="Open weights: share of spend")
     ax.plot(x, df["share_open_tokens_cn"], lw=1.6, label="Chinese-origin open: share of tokens")
-    ax.plot(x, 1 - df["share_open_tokens"], lw=1.6, color="0.3", label="Closed APIs: share of tokens")
+    ax.plot(
+        x, 1 - df["share_open_tokens"], lw=1.6, color="0.3", label="Closed APIs: share of tokens"
+    )
     ax.set_ylabel("Share (0–1)")
     ax.set_ylim(0, 1)
     _quarter_axis(ax, list(df["quarter"]))

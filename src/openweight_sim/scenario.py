@@ -113,8 +113,13 @@ class Lab(Strict):
     )
     quality_noise: float = Field(15.0, ge=0, le=200, description="s.d. of release quality, Elo")
     tiers: list[Tier] = Field(default_factory=lambda: list(TIERS), min_length=1)
-    active_params_b: TierMap = Field(description="active parameters of future releases, billions")
-    moe_leverage: TierMap = Field(description="total/active parameters of future releases")
+    total_params_b: TierMap = Field(
+        description="total parameters (capacity) of future releases, billions"
+    )
+    moe_leverage: TierMap = Field(
+        description="total/active parameters of future releases: active = total/leverage, "
+        "so more leverage serves the same capacity more cheaply"
+    )
     brand: float = Field(0.0, ge=-5, le=5, description="utility constant of the lab's models")
     reasoning: bool = Field(False, description="future releases have reasoning built in")
     open_history: bool = Field(
@@ -325,8 +330,7 @@ class Scenario(Strict):
     def quarters(self) -> list[str]:
         """Quarter labels from start to end inclusive."""
         return [
-            quarter_label(i)
-            for i in range(quarter_index(self.start), quarter_index(self.end) + 1)
+            quarter_label(i) for i in range(quarter_index(self.start), quarter_index(self.end) + 1)
         ]
 
 
@@ -386,9 +390,9 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
 
 
 def _raw_with_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    path = path.resolve()
-    if path in chain:
-        cycle = " -> ".join(p.name for p in (*chain, path))
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(p.name for p in (*chain, resolved))
         raise ScenarioError(chain[0], "extends", f"cycle: {cycle}")
     data = _read_yaml(path)
     parent = data.pop("extends", None)
@@ -402,7 +406,7 @@ def _raw_with_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any
         raise ScenarioError(path, "extends", exc.problem) from None
     if not parent_path.exists():
         raise ScenarioError(path, "extends", f"no such file: {parent_path}")
-    return deep_merge(_raw_with_extends(parent_path, (*chain, path)), data)
+    return deep_merge(_raw_with_extends(parent_path, (*chain, resolved)), data)
 
 
 def format_validation_error(source: str, exc: ValidationError) -> ScenarioError:

@@ -63,17 +63,14 @@ def bands(df: pd.DataFrame, low: float = 0.05, high: float = 0.95) -> pd.DataFra
     ]
     g = df.groupby("quarter", sort=False)[num]
     lo, hi = f"p{round(low * 100)}", f"p{round(high * 100)}"
-    out = pd.concat(
-        {
-            "mean": g.mean(),
-            lo: g.quantile(low),
-            hi: g.quantile(high),
-            "n": g.count(),
-        },
-        axis=1,
-    )
-    out = out.stack(level=1, future_stack=True).reset_index()
-    out = out.rename(columns={"level_1": "column"})
+    stats = {"mean": g.mean(), lo: g.quantile(low), hi: g.quantile(high), "n": g.count()}
+    long = [
+        f.reset_index().melt(id_vars="quarter", var_name="column", value_name=name)
+        for name, f in stats.items()
+    ]
+    out = long[0]
+    for f in long[1:]:
+        out = out.merge(f, on=["quarter", "column"])
     order = {q: i for i, q in enumerate(df["quarter"].drop_duplicates())}
     out["_o"] = out["quarter"].map(order)
     out = out.sort_values(["column", "_o"], kind="stable").drop(columns="_o")

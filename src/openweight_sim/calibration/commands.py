@@ -1,0 +1,330 @@
+"""``openweight-sim validate`` and ``openweight-sim calibrate``.
+
+``validate [SCENARIO]`` runs replications and scores them against the in-sample facts:
+it prints the scorecard, writes ``scorecard.csv``, ``validation.png``, ``quarters.csv`` and
+``metadata.json``, and exits 0 whether or not facts are missed (only errors are non-zero).
+
+``calibrate`` fits the free behavioural parameters to the in-sample facts and writes
+``fitted.yaml`` (dotted path → value, with a comment per value), ``report.md``,
+``trace.csv`` and ``metadata.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from openweight_sim.calibration.facts import IN_SAMPLE_END, IN_SAMPLE_START, load_facts
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``validate`` and ``calibrate`` subcommands to the CLI."""
+    p = sub.add_parser(
+        "validate", help="score a scenario against the in-sample facts 2023Q1–2024Q4"
+    )
+    p.add_argument("scenario", nargs="?", default="baseline", help="bundled name or YAML path")
+    p.add_argument("--replications", type=int, default=5, help="runs (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument("--out", help="results directory (default results/validate-<scenario>)")
+    p.add_argument("--set", action="append", metavar="PATH=VALUE", help="override a parameter")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "calibrate", help="fit the free behavioural parameters to the in-sample facts"
+    )
+    p.add_argument("--scenario", default="baseline", help="scenario to fit (default baseline)")
+    p.add_argument("--out", help="results directory (default results/calibrate)")
+    p.add_argument("--replications", type=int, default=3, help="runs per evaluation (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="root seed of runs and optimiser")
+    p.add_argument(
+        "--max-evals", type=int, default=600, help="evaluation budget (default 600, ~5–10 min)"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="PATH=VALUE",
+        help="override applied to every run, e.g. developers.count=3000 (the default)",
+    )
+    p.set_defaults(func=cmd_calibrate)
+
+
+def _metadata(scenario: Any, command: str, extra: dict[str, Any]) -> dict[str, Any]:
+    from openweight_sim.cli import metadata
+
+    meta = metadata(scenario, extra.pop("seeds", {}), command)
+    meta.update(extra)
+    return meta
+
+
+# ----------------------------------------------------------------------------- validate
+
+
+def validation_header(name: str, replications: int, count: int, seed: int, end: str) -> str:
+    """First printed line of ``validate``."""
+    return (
+        f"{name}: scorecard against {IN_SAMPLE_START}–{IN_SAMPLE_END} facts, "
+        f"{replications} replication(s) × {count:,} developers, seed {seed} (runs to {end})"
+    )
+
+
+FOOTNOTES = (
+    "F30–F32 (H100 rental) are the exogenous input technology.gpu_price: reproduced by "
+    "construction.\nquality_gap (F11–F16) follows from the replayed historical release table."
+)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Run replications, print and write the scorecard, draw the overlay plot."""
+    from openweight_sim.calibration.plots import plot_validation
+    from openweight_sim.calibration.scorecard import (
+        format_scorecard,
+        hit_rate,
+        scorecard,
+        simulate,
+    )
+    from openweight_sim.cli import CliError, overrides_from
+    from openweight_sim.io import atomic_dir, write_json
+    from openweight_sim.scenario import load_scenario
+    from openweight_sim.seeds import spawn_seeds
+
+    if args.replications < 1:
+        raise CliError(f"validate: --replications must be >= 1 (got {args.replications})")
+    scenario = load_scenario(args.scenario, overrides_from(args))
+    facts = load_facts()
+    out = Path(args.out or Path("results") / f"validate-{scenario.name}")
+    seeds = spawn_seeds(args.seed, args.replications)
+    started = time.perf_counter()
+    sim = simulate(scenario, seeds=seeds)
+    card = scorecard(sim, facts)
+    with atomic_dir(out) as tmp:
+        card.to_csv(tmp / "scorecard.csv", index=False)
+        sim.to_csv(tmp / "quarters.csv", index=False)
+        plot_validation(
+            sim,
+            card,
+            tmp / "validation.png",
+            f"{scenario.name}: simulated ({args.replications} replications) vs observed",
+        )
+        n, m = hit_rate(card)
+        write_json(
+            tmp / "metadata.json",
+            _metadata(
+                scenario,
+                " ".join(["openweight-sim", *sys.argv[1:]]),
+                {
+                    "seeds": {
+                        "root": args.seed,
+                        "replications": args.replications,
+                        "run_seeds": seeds,
+                    },
+                    "within_tolerance": n,
+                    "facts": m,
+                    "seconds": round(time.perf_counter() - started, 1),
+                },
+            ),
+        )
+    print(
+        validation_header(
+            scenario.name, args.replications, scenario.developers.count, args.seed, scenario.end
+        )
+    )
+    print(f"written: {out}/ (scorecard.csv, validation.png, quarters.csv, metadata.json)")
+    print()
+    table = format_scorecard(card).splitlines()
+    print("\n".join(table[:-1]))
+    print()
+    print(FOOTNOTES)
+    print(table[-1])
+    return 0
+
+
+# ---------------------------------------------------------------------------- calibrate
+
+
+def fitted_yaml(result: Any, date: str, start_hits: int, fitted_hits: int, total: int) -> str:
+    """``fitted.yaml``: one ``dotted.path: value`` line per parameter, each with a comment."""
+    from openweight_sim.calibration.fit import FREE_PARAMETERS
+
+    s = result.settings
+    bounds = {p.path: p for p in FREE_PARAMETERS}
+    lines = [
+        f"# openweight-sim calibrate, {date}: scenario {s['scenario']}, seed {s['seed']}, "
+        f"{s['replications']} replication(s) x {s['overrides']['developers.count']} developers, "
+        f"{IN_SAMPLE_START}-{IN_SAMPLE_END} facts only",
+        f"# loss (mean squared standardised miss) {result.start_loss:.3f} -> "
+        f"{result.fitted_loss:.3f}; facts within tolerance {start_hits} -> {fitted_hits} "
+        f"of {total} ({s['evaluations']} evaluations)",
+        "# Use: openweight-sim validate baseline --set PATH=VALUE ... (or copy into a scenario)",
+    ]
+    for path, value in result.fitted.items():
+        p = bounds.get(path)
+        rng = f"bounds [{p.low:g}, {p.high:g}]{' log' if p.log else ''}; " if p else ""
+        lines.append(
+            f"{path}: {value:g}   # calibrated: openweight-sim calibrate, {date} "
+            f"({rng}was {result.start[path]:g})"
+        )
+    for row in result.catch_up.itertuples():
+        lines.append(
+            f"{row.path}: {row.estimate:g}   # calibrated: openweight-sim calibrate, {date} "
+            f"(least squares on the historical release table, {row.generations} generations: "
+            f"{row.releases}; was {row.current:g})"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def report_md(
+    result: Any,
+    date: str,
+    start_card: pd.DataFrame,
+    fitted_card: pd.DataFrame,
+) -> str:
+    """``report.md``: settings, the loss, the parameters, catch-up estimates, scorecards."""
+    from openweight_sim.calibration.fit import FREE_PARAMETERS, Z_CAP
+    from openweight_sim.calibration.scorecard import format_scorecard, summary_line
+
+    s = result.settings
+    lines = [
+        f"# Calibration report ({date})",
+        "",
+        f"Scenario `{s['scenario']}`, facts {IN_SAMPLE_START}–{IN_SAMPLE_END} only; runs end "
+        f"at {IN_SAMPLE_END}. {s['replications']} replication(s) per evaluation with fixed "
+        f"seeds {s['run_seeds']} (root {s['seed']}, common random numbers), "
+        f"{s['overrides']['developers.count']:,} developers; {s['evaluations']} of "
+        f"{s['max_evals']} evaluations in {s['seconds']} s.",
+        "",
+        "Loss: mean over facts (H100 rental excluded) of z², z = standardised miss "
+        "(log scale for prices, linear for shares and Elo; 1 = edge of the tolerance band; "
+        f"capped at {Z_CAP:g}; missing = cap). Optimiser: Latin hypercube, then bounded "
+        "Nelder–Mead restarts from the best point.",
+        "",
+        f"Loss {result.start_loss:.3f} → {result.fitted_loss:.3f}. "
+        f"Before: {summary_line(start_card)}. After: {summary_line(fitted_card)}.",
+        "",
+        "## Behavioural parameters",
+        "",
+        "| parameter | bounds | scale | start | fitted | identified by |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in FREE_PARAMETERS:
+        if p.path not in result.fitted:
+            continue
+        lines.append(
+            f"| `{p.path}` | [{p.low:g}, {p.high:g}] | {'log' if p.log else 'linear'} | "
+            f"{result.start[p.path]:g} | **{result.fitted[p.path]:g}** | {p.targets} |"
+        )
+    lines += [
+        "",
+        "## Catch-up rates (historical release table, least squares)",
+        "",
+        "| parameter | current | estimate | generations | releases |",
+        "|---|---|---|---|---|",
+    ]
+    for r in result.catch_up.itertuples():
+        lines.append(
+            f"| `{r.path}` | {r.current:g} | **{r.estimate:g}** | {r.generations} | {r.releases} |"
+        )
+    lines += [
+        "",
+        "## In-sample scorecard at the fitted values (the fit's own runs)",
+        "",
+        "```",
+        format_scorecard(fitted_card),
+        "```",
+        "",
+        "## Before the fit",
+        "",
+        "```",
+        format_scorecard(start_card),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Fit the free parameters; write fitted.yaml, report.md, trace.csv, metadata.json."""
+    from tqdm import tqdm
+
+    from openweight_sim.calibration.fit import fit, fitted_scorecard
+    from openweight_sim.calibration.scorecard import hit_rate, summary_line
+    from openweight_sim.cli import CliError, overrides_from
+    from openweight_sim.io import atomic_dir, atomic_write_text, write_json
+    from openweight_sim.scenario import load_scenario
+
+    if args.replications < 1:
+        raise CliError(f"calibrate: --replications must be >= 1 (got {args.replications})")
+    if args.max_evals < 1:
+        raise CliError(f"calibrate: --max-evals must be >= 1 (got {args.max_evals})")
+    overrides = overrides_from(args)
+    scenario = load_scenario(args.scenario)
+    load_scenario(scenario, overrides)
+    load_facts()
+    out = Path(args.out or Path("results") / "calibrate")
+    bar = tqdm(total=args.max_evals, desc="calibrate", unit="eval", file=sys.stderr)
+
+    def progress(ev: Any, best: Any) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{best.loss:.3f}", within=best.within, refresh=False)
+
+    try:
+        result = fit(
+            scenario,
+            replications=args.replications,
+            seed=args.seed,
+            max_evals=args.max_evals,
+            overrides=overrides,
+            on_eval=progress,
+        )
+    finally:
+        bar.close()
+    s = result.settings
+    ov = s["overrides"]
+    start_card = fitted_scorecard(scenario, result.start, s["run_seeds"], ov)
+    fitted_card = fitted_scorecard(scenario, result.fitted, s["run_seeds"], ov)
+    date = dt.date.today().isoformat()
+    start_hits, total = hit_rate(start_card)
+    fitted_hits, _ = hit_rate(fitted_card)
+    with atomic_dir(out) as tmp:
+        atomic_write_text(
+            tmp / "fitted.yaml", fitted_yaml(result, date, start_hits, fitted_hits, total)
+        )
+        atomic_write_text(tmp / "report.md", report_md(result, date, start_card, fitted_card))
+        result.trace.to_csv(tmp / "trace.csv", index=False)
+        result.catch_up.to_csv(tmp / "catch_up.csv", index=False)
+        fitted_card.to_csv(tmp / "scorecard.csv", index=False)
+        write_json(
+            tmp / "metadata.json",
+            _metadata(
+                scenario,
+                " ".join(["openweight-sim", *sys.argv[1:]]),
+                {
+                    "seeds": {"root": args.seed, "run_seeds": s["run_seeds"]},
+                    "settings": s,
+                    "start": result.start,
+                    "fitted": result.fitted,
+                    "start_loss": result.start_loss,
+                    "fitted_loss": result.fitted_loss,
+                    "catch_up": result.catch_up.to_dict(orient="records"),
+                },
+            ),
+        )
+    print(
+        f"calibrate {scenario.name}: {s['evaluations']} evaluations × {args.replications} "
+        f"replication(s) at {ov['developers.count']:,} developers in {s['seconds']} s"
+    )
+    print(f"loss {result.start_loss:.3f} -> {result.fitted_loss:.3f}")
+    print(f"before: {summary_line(start_card)}")
+    print(f"after:  {summary_line(fitted_card)}")
+    width = max(len(k) for k in [*result.fitted, *result.catch_up.get("path", [])])
+    for k, v in result.fitted.items():
+        print(f"  {k:{width}}  {result.start[k]:>8g} -> {v:g}")
+    for r in result.catch_up.itertuples():
+        print(f"  {r.path:{width}}  {r.current:>8g} -> {r.estimate:g}  (release table)")
+    print(f"results: {out}/ (fitted.yaml, report.md, trace.csv, scorecard.csv)")
+    return 0

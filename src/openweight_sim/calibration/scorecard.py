@@ -1,0 +1,177 @@
+"""The calibration scorecard: each in-sample fact against the simulated mean and band.
+
+A fact is *within tolerance* when the mean over replications of its simulated counterpart,
+in the fact's quarter, lies inside the fact's band ``[low, high]``. A simulated value that
+is missing (the model has no such product that quarter) is a miss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from openweight_sim.calibration.facts import MODEL_COLUMN, NOTES, load_facts
+from openweight_sim.model import OpenWeightMarket
+from openweight_sim.scenario import Scenario, load_scenario
+from openweight_sim.seeds import spawn_seeds
+
+SCORECARD_COLUMNS = [
+    "id",
+    "metric",
+    "period",
+    "observed",
+    "low",
+    "high",
+    "simulated_mean",
+    "simulated_p5",
+    "simulated_p95",
+    "within_tolerance",
+    "unit",
+    "source",
+]
+
+
+def simulate(
+    scenario: str | Path | Scenario,
+    replications: int = 5,
+    seed: int = 0,
+    overrides: Mapping[str, Any] | None = None,
+    seeds: list[int] | None = None,
+) -> pd.DataFrame:
+    """Run replications of a scenario and stack their per-quarter frames.
+
+    Args:
+        scenario: bundled name, YAML path or Scenario.
+        replications: number of runs (ignored when ``seeds`` is given).
+        seed: root seed; run i uses ``spawn_seeds(seed, replications)[i]``.
+        overrides: dotted-path overrides (e.g. ``{"end": "2024Q4"}``).
+        seeds: explicit run seeds (common random numbers across calls).
+
+    Returns:
+        A tidy frame with ``replication``, ``seed`` and the model's quarter columns.
+    """
+    sc = load_scenario(scenario, overrides)
+    run_seeds = seeds if seeds is not None else spawn_seeds(seed, replications)
+    frames = []
+    for i, s in enumerate(run_seeds):
+        df = OpenWeightMarket(sc, rng=s).run_model().quarters_frame()
+        df.insert(0, "seed", s)
+        df.insert(0, "replication", i)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def simulated_stats(sim: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
+    """Mean, 5th and 95th percentile over replications of each fact's counterpart.
+
+    Args:
+        sim: stacked per-quarter frames (:func:`simulate`).
+        facts: the facts (:func:`~openweight_sim.calibration.facts.load_facts`).
+
+    Returns:
+        One row per fact (same order): ``simulated_mean``, ``simulated_p5``,
+        ``simulated_p95`` and ``n`` (replications with a finite value).
+    """
+    by_q = {q: g for q, g in sim.groupby("quarter", sort=False)}
+    rows = []
+    for f in facts.itertuples():
+        g = by_q.get(f.period)
+        col = MODEL_COLUMN[f.metric]
+        v = (
+            g[col].to_numpy(dtype=float)
+            if g is not None and col in g
+            else np.array([], dtype=float)
+        )
+        v = v[np.isfinite(v)]
+        if v.size:
+            rows.append((float(v.mean()), *map(float, np.quantile(v, [0.05, 0.95])), v.size))
+        else:
+            rows.append((np.nan, np.nan, np.nan, 0))
+    return pd.DataFrame(
+        rows, columns=["simulated_mean", "simulated_p5", "simulated_p95", "n"], index=facts.index
+    )
+
+
+def scorecard(sim: pd.DataFrame, facts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Score simulated replications against the in-sample facts.
+
+    Args:
+        sim: stacked per-quarter frames with a ``quarter`` column (:func:`simulate`).
+        facts: the facts (default: the bundled ones).
+
+    Returns:
+        One row per fact with :data:`SCORECARD_COLUMNS` plus ``note`` (why a fact is not a
+        test of behaviour, if it is not); ``within_tolerance`` is a bool, False when the
+        simulated value is missing.
+    """
+    facts = load_facts() if facts is None else facts
+    stats = simulated_stats(sim, facts)
+    card = pd.concat([facts, stats], axis=1)
+    mean = card["simulated_mean"]
+    card["within_tolerance"] = (
+        mean.notna() & (mean >= card["low"]) & (mean <= card["high"])
+    ).astype(bool)
+    card["note"] = card["metric"].map(NOTES).fillna("")
+    return card[[*SCORECARD_COLUMNS, "note"]].reset_index(drop=True)
+
+
+def hit_rate(card: pd.DataFrame) -> tuple[int, int]:
+    """Facts within tolerance and facts in total."""
+    return int(card["within_tolerance"].sum()), len(card)
+
+
+def summary_line(card: pd.DataFrame) -> str:
+    """The final line of the printed scorecard, e.g. ``30 of 36 ... (83%)``."""
+    n, m = hit_rate(card)
+    pct = 100.0 * n / m if m else 0.0
+    return f"{n} of {m} in-sample facts within tolerance ({pct:.0f}%)"
+
+
+def _num(x: float) -> str:
+    if not np.isfinite(x):
+        return "–"
+    a = abs(x)
+    if a >= 100:
+        return f"{x:.0f}"
+    if a >= 10:
+        return f"{x:.1f}"
+    if a >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3g}"
+
+
+def format_scorecard(card: pd.DataFrame) -> str:
+    """The scorecard as an aligned text table followed by the summary line."""
+    head = ["id", "metric", "period", "observed", "band", "sim mean", "sim 5–95%", "ok"]
+    body = []
+    for r in card.itertuples():
+        body.append(
+            [
+                str(r.id),
+                str(r.metric),
+                str(r.period),
+                _num(r.observed),
+                f"{_num(r.low)}–{_num(r.high)}",
+                _num(r.simulated_mean),
+                f"{_num(r.simulated_p5)}–{_num(r.simulated_p95)}",
+                "yes" if r.within_tolerance else "MISS",
+            ]
+        )
+    widths = [
+        max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)
+    ]
+    left = {0, 1, 2, 7}
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    lines = [fmt(head), fmt(["-" * w for w in widths]), *(fmt(b) for b in body)]
+    lines.append(summary_line(card))
+    return "\n".join(lines)

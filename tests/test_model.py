@@ -1,0 +1,169 @@
+"""The Mesa model: required outputs, reproducibility, batch_run, agents, conservation."""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+import pandas as pd
+import pytest
+
+from openweight_sim import OpenWeightMarket
+from openweight_sim.agents import Developer, HostingProvider, Lab
+
+REQUIRED = [
+    "quarter",
+    "price_closed",
+    "price_open_hosted",
+    "price_gpt4_level",
+    "share_open_tokens",
+    "share_open_tokens_cn",
+    "share_open_spend",
+    "quality_gap",
+    "closed_gross_margin",
+    "meta_net_payoff",
+]
+
+
+def test_required_columns_and_horizon(baseline_small):
+    df = baseline_small.quarters_frame()
+    assert list(df.columns[: len(REQUIRED)]) == REQUIRED or set(REQUIRED) <= set(df.columns)
+    assert df["quarter"].iloc[0] == "2023Q1" and df["quarter"].iloc[-1] == "2027Q4"
+    assert len(df) == 20
+    assert not baseline_small.running
+    later = df[df["quarter"] >= "2024Q1"]
+    for col in REQUIRED[1:]:
+        assert later[col].notna().all(), col
+
+
+def test_same_seed_same_dataframe_different_seed_differs():
+    kw = {"developers.count": 600}
+    a = OpenWeightMarket("baseline", rng=7, **kw).run_model().quarters_frame()
+    b = OpenWeightMarket("baseline", rng=7, **kw).run_model().quarters_frame()
+    c = OpenWeightMarket("baseline", rng=8, **kw).run_model().quarters_frame()
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(c)
+
+
+def test_batch_run_works():
+    results = mesa.batch_run(
+        OpenWeightMarket,
+        {"scenario": "baseline", "developers.count": [500, 1000]},
+        rng=[1, 2],
+        max_steps=8,
+        number_processes=1,
+        data_collection_period=1,
+        display_progress=False,
+    )
+    df = pd.DataFrame(results)
+    assert set(df["developers.count"]) == {500, 1000}
+    assert df["Step"].max() == 8
+    last = df[df["quarter"] == "2024Q4"]
+    assert len(last) >= 4  # 2 counts x 2 seeds (x labs/hosts rows from agent reporters)
+    assert last["price_closed"].notna().all()
+
+
+def test_agents_by_type(baseline_small):
+    m = baseline_small
+    labs = m.agents_by_type[Lab]
+    assert {a.key for a in labs} == set(m.config.labs)
+    assert len(m.agents_by_type[HostingProvider]) == len(m.config.hosts)
+    devs = m.agents_by_type[Developer]
+    assert len(devs) == m.config.developers.count
+    d = next(iter(devs))
+    assert d.segment in m.config.developers.segments
+    assert isinstance(d.tokens, float)
+
+
+def test_tokens_bought_equal_tokens_sold(baseline_small):
+    m = baseline_small
+    dev = m.developers
+    sold = m.offers_frame()
+    last = sold[sold["quarter"] == "2027Q4"]
+    bought = float(dev.tokens.sum() * dev.scale)
+    assert last["tokens_m"].sum() == pytest.approx(bought, rel=1e-12)
+    q = m.quarters_frame().set_index("quarter")
+    assert q.loc["2027Q4", "total_tokens"] == pytest.approx(bought, rel=1e-12)
+    # spend: every dollar paid is revenue of a lab or a host, or self-hosting cost
+    labs = m.labs_frame()
+    hosts = m.hosts_frame()
+    rev = labs[labs["quarter"] == "2027Q4"]["api_revenue_usd"].sum()
+    rev += hosts[hosts["quarter"] == "2027Q4"]["revenue_usd"].sum()
+    selfh = last[last["kind"] == "self_host"]["spend_usd"].sum()
+    assert rev + selfh == pytest.approx(q.loc["2027Q4", "total_spend"], rel=1e-9)
+
+
+def test_history_then_rules(baseline_small):
+    rel = baseline_small.releases_frame()
+    hist = rel[rel["historical"]]
+    assert hist["quarter"].max() <= "2024Q4"
+    assert (rel[rel["quarter"] >= "2025Q1"]["historical"] == False).all()  # noqa: E712
+    assert (rel["quarter"] >= "2025Q1").sum() > 10
+
+
+def test_prices_at_or_above_cost_and_finite(baseline_small):
+    offers = baseline_small.offers_frame()
+    api = offers[offers["kind"] != "self_host"]
+    assert (api["price"] >= api["marginal_cost"] - 1e-9).all()
+    assert np.isfinite(api[["price", "marginal_cost", "tokens_m"]].to_numpy()).all()
+
+
+def test_meta_consolidation_stops_open_releases():
+    m = OpenWeightMarket("meta_consolidates", rng=1, **{"developers.count": 400}).run_model()
+    rel = m.releases_frame()
+    meta = rel[(rel["lab"] == "meta") & (rel["quarter"] >= "2026Q3")]
+    assert len(meta) > 0 and not meta["open_weights"].any()
+    before = rel[(rel["lab"] == "meta") & (rel["quarter"].between("2025Q1", "2026Q2"))]
+    assert before["open_weights"].any()
+
+
+def test_endogenous_consolidation_rule():
+    # A threshold no payoff can reach: Meta consolidates as soon as it has 1 quarter of data.
+    m = OpenWeightMarket(
+        "baseline", rng=1, **{"developers.count": 400, "labs.meta.consolidate_below": 1e15}
+    ).run_model()
+    rel = m.releases_frame()
+    late = rel[(rel["lab"] == "meta") & (rel["quarter"] >= "2025Q1")]
+    assert len(late) > 0 and not late["open_weights"].any()
+
+
+def test_no_open_weights_has_no_open_tokens():
+    m = OpenWeightMarket("no_open_weights", rng=1, **{"developers.count": 400}).run_model()
+    df = m.quarters_frame()
+    assert (df["share_open_tokens"].fillna(0) == 0).all()
+    assert not m.releases_frame()["open_weights"].any()
+
+
+def test_license_threshold_excludes_platforms(baseline_small):
+    m = baseline_small
+    dev = m.developers
+    plat = dev.segment_names.index("platform")
+    rows = np.flatnonzero((dev.segment == plat) & (dev.choice >= 0))
+    names = [m.offer_name(int(k)) for k in dev.choice[rows]]
+    meta_models = [r.name for r in m.releases.values() if r.lab == "meta"]
+    assert not any(n.startswith(tuple(meta_models)) for n in names)
+
+
+def test_regulated_developers_only_self_host(baseline_small):
+    m = baseline_small
+    dev = m.developers
+    reg = dev.segment_names.index("regulated")
+    rows = np.flatnonzero((dev.segment == reg) & (dev.choice >= 0))
+    assert rows.size > 0
+    assert all(m.offer_name(int(k)).endswith("(self-hosted)") for k in dev.choice[rows])
+
+
+def test_bass_adoption_matches_closed_form_with_effects_off():
+    from openweight_sim.market import bass_fraction
+
+    kw = {
+        "developers.count": 20_000,
+        "developers.initial_adoption": 0.0,
+        "developers.adoption_price_effect": 0.0,
+        "end": "2024Q4",
+    }
+    m = OpenWeightMarket("baseline", rng=1, **kw)
+    p, q = m.config.developers.bass_p, m.config.developers.bass_q
+    for t in range(1, 9):
+        m.step()
+        expected = bass_fraction(t * 0.25, p, q)
+        assert m.developers.adoption_fraction() == pytest.approx(expected, abs=1 / 20_000)
