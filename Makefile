@@ -18,12 +18,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/openweight-sim run baseline --out results/baseline
 
+LINT_DIRS := $(wildcard src tests benchmarks notebooks)
+NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks notebooks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check $(LINT_DIRS)
+	$(VENV)/bin/ruff format --check $(filter-out notebooks,$(LINT_DIRS))
 
 test: $(STAMP) lint
-	$(VENV)/bin/python -m pytest --nbmake tests notebooks
+	$(VENV)/bin/python -m pytest --nbmake tests $(NOTEBOOKS)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run_benchmarks.py --out benchmarks/results
