@@ -167,3 +167,12 @@ def test_bass_adoption_matches_closed_form_with_effects_off():
         m.step()
         expected = bass_fraction(t * 0.25, p, q)
         assert m.developers.adoption_fraction() == pytest.approx(expected, abs=1 / 20_000)
+
+
+def test_consolidation_keeps_released_weights_on_the_market():
+    m = OpenWeightMarket("meta_consolidates", rng=1, **{"developers.count": 400}).run_model()
+    offers = m.offers_frame()
+    late = offers[(offers["quarter"] == "2027Q4") & (offers["lab"] == "meta")]
+    assert len(late) > 0 and late["open_weights"].all()
+    q = m.quarters_frame().set_index("quarter")
+    assert q.loc["2027Q4", "meta_ad_lift"] > 0  # internal models still power Meta AI

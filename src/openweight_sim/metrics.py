@@ -139,7 +139,11 @@ class QuarterBook:
         if h70.any():
             b.price_open_hosted_70b = float(np.median(prices[h70]))
 
-        closed_q = [r.quality for r in model.releases.values() if not r.open_weights]
+        closed_q = [
+            r.quality
+            for r in model.releases.values()
+            if not r.open_weights and model.labs[r.lab].spec.first_party_api
+        ]
         open_rel = [model.releases[rid] for rid in model.active.values()]
         best_open = [r.quality for r in open_rel if r.open_weights and r.license != "research"]
         all_open = [r.quality for r in model.releases.values() if r.open_weights]
@@ -247,7 +251,7 @@ class QuarterBook:
         mp = sc.meta_payoff
         lab = model.labs[mp.lab]
         years = (model.q - model.q0) / 4.0
-        mine = [model.releases[rid] for (k, _), rid in model.active.items() if k == mp.lab]
+        mine = lab.catalogue  # internal models count: Meta AI runs on its best model
         self.meta_policy = lab.policy
         if mine:
             best = max(mine, key=lambda r: r.quality)

@@ -226,8 +226,12 @@ class OpenWeightMarket(mesa.Model):
             for lab in self.labs.values():
                 new.extend(lab.release(q, self.frontier))
         for rel in new:
-            self.labs[rel.lab].record_release(rel)
-            self.active[(rel.lab, rel.tier)] = rel.rid
+            lab = self.labs[rel.lab]
+            lab.record_release(rel)
+            # An internal model (closed, and no API to sell it through) never reaches the
+            # market, so it does not displace the lab's released open weights.
+            if rel.open_weights or lab.spec.first_party_api:
+                self.active[(rel.lab, rel.tier)] = rel.rid
 
     def _is_meta(self, lab: Lab) -> bool:
         return lab.key == self.config.meta_payoff.lab
