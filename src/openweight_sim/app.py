@@ -24,6 +24,7 @@ import io
 import itertools
 import threading
 from collections.abc import Callable
+from html import escape
 from typing import Any
 
 import matplotlib
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 import solara
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator, PercentFormatter
 from mesa.visualization import Slider, SolaraViz
 from mesa.visualization.utils import update_counter
 
@@ -108,14 +109,14 @@ def model_params() -> dict[str, Any]:
             "label": "Scenario",
         },
         "meta_release_interval": Slider(
-            "Meta: quarters between Llama generations",
+            "Meta: quarters per release",
             value=_baseline("labs.meta.release_interval"),
             min=1,
             max=8,
             step=1,
         ),
         "meta_moe_leverage": Slider(
-            "Meta: MoE leverage of frontier Llama (total ÷ active params)",
+            "Meta: MoE leverage (×)",
             value=float(_baseline("labs.meta.moe_leverage.frontier")),
             min=1.0,
             max=30.0,
@@ -125,45 +126,45 @@ def model_params() -> dict[str, Any]:
             "type": "Select",
             "value": _mau_label(_baseline("labs.meta.mau_threshold")),
             "values": list(MAU_CHOICES),
-            "label": "Llama licence: monthly-active-user threshold",
+            "label": "Llama licence threshold (monthly active users)",
         },
         "cn_aversion": Slider(
-            "Aversion to Chinese-origin models (× baseline)",
+            "CN-origin aversion (×)",
             value=float(_baseline("developers.cn_aversion")),
             min=0.0,
             max=3.0,
             step=0.1,
         ),
         "frontier_growth": Slider(
-            "Closed labs' frontier growth (Elo per quarter)",
+            "Closed frontier Elo/quarter",
             value=float(_baseline("technology.frontier_growth")),
             min=0.0,
             max=60.0,
             step=2.0,
         ),
         "price_sensitivity": Slider(
-            "Developers' price sensitivity (× baseline)",
+            "Price sensitivity (×)",
             value=float(_baseline("developers.price_sensitivity")),
             min=0.5,
             max=2.0,
             step=0.1,
         ),
         "switching_cost": Slider(
-            "Cost of switching model family (utility units)",
+            "Switching cost",
             value=float(_baseline("developers.switching_cost")),
             min=0.0,
             max=4.0,
             step=0.1,
         ),
         "efficiency_growth": Slider(
-            "Serving efficiency growth per year (0.5 = +50%)",
+            "Efficiency gain per year",
             value=float(_baseline("technology.efficiency_growth")),
             min=0.0,
             max=1.5,
-            step=0.05,
+            step=0.1,
         ),
         "developers": Slider(
-            "Developers simulated", value=DEFAULT_DEVELOPERS, min=1000, max=20000, step=1000
+            "Developers", value=DEFAULT_DEVELOPERS, min=1000, max=20000, step=1000
         ),
         "rng": Slider("Random seed", value=DEFAULT_SEED, min=0, max=100, step=1),
     }
@@ -332,9 +333,15 @@ CF_NOTE = "dashed: same world without open weights (same seed)"
 NO_DATA = "Press STEP or ▶ in the left panel to simulate"
 
 
-def _axes(title: str, size: tuple[float, float] = (7.2, 4.6)) -> tuple[Figure, Any]:
-    fig = Figure(figsize=size, dpi=100, layout="constrained")
-    ax = fig.add_subplot()
+FIG_SIZE = (6.4, 4.3)
+"""Inches at 100 dpi; the browser scales the PNG to its panel's width."""
+AXES_BOX = (0.115, 0.345, 0.865, 0.58)
+"""Fixed axes position (left, bottom, width, height): fast, and panels line up."""
+
+
+def _axes(title: str) -> tuple[Figure, Any]:
+    fig = Figure(figsize=FIG_SIZE, dpi=100)
+    ax = fig.add_axes(AXES_BOX)
     ax.set_title(title, fontsize=11.5, loc="left", fontweight="bold")
     return fig, ax
 
@@ -346,7 +353,18 @@ def _legend(fig: Figure, ax: Any, ncol: int = 2) -> None:
         if other is not ax:
             h, lab = other.get_legend_handles_labels()
             handles, labels = handles + h, labels + lab
-    fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize=8, frameon=False)
+    fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.225),
+        ncol=ncol,
+        fontsize=8,
+        frameon=False,
+        handlelength=2.5,
+        columnspacing=1.2,
+        borderaxespad=0,
+    )
 
 
 def _horizon_axis(ax: Any, quarters: list[str], history_until: str | None, n: int) -> None:
@@ -385,7 +403,7 @@ def lab_share_figure(
             color="k",
             ls="--",
             lw=2,
-            label="Without open weights:\nOpenAI + Anthropic + Google",
+            label="No open weights:\nOpenAI+Anthropic+Google",
         )
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -435,7 +453,7 @@ def open_share_figure(
             lw=1.6,
             color="0.35",
             ls="--",
-            label="Closed APIs without open weights (100%)",
+            label="Closed APIs, no open weights (100%)",
         )
     ax.set_ylim(-0.02, 1.04)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -446,9 +464,13 @@ def open_share_figure(
     return fig
 
 
+def _usd_tick(v: float, _pos: int) -> str:
+    return f"${v:g}"
+
+
 PRICE_SERIES = (
-    ("price_closed", "Closed APIs (mean paid)", "C1", 2.4),
-    ("price_open_hosted", "Hosted open weights (mean paid)", "C0", 2.4),
+    ("price_closed", "Closed APIs (mean price paid)", "C1", 2.4),
+    ("price_open_hosted", "Hosted open weights (mean price paid)", "C0", 2.4),
     ("price_gpt4_level", "Cheapest model at GPT-4 level", "C2", 1.8),
 )
 
@@ -471,11 +493,24 @@ def price_figure(
                 lw=lw * 0.8,
                 color=color,
                 ls="--",
-                label=f"{label.split(' (')[0]}, without open weights",
+                label=f"{label.split(' (')[0]}, no open weights",
             )
     ax.set_yscale("log")
-    if not drawn:
-        ax.set_ylim(0.01, 100)
+    values = [
+        f[col].to_numpy(dtype=float)
+        for f in (df, cf)
+        if f is not None
+        for col, *_ in PRICE_SERIES
+        if col in f
+    ]
+    finite = np.concatenate(values) if values else np.array([])
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    low = min(0.01, finite.min() / 1.5) if finite.size else 0.01
+    high = max(100.0, finite.max() * 1.5) if finite.size else 100.0
+    ax.set_ylim(low, high)
+    ax.yaxis.set_major_locator(LogLocator(base=10, numticks=12))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(_usd_tick))
     ax.set_ylabel("USD per million tokens")
     _horizon_axis(ax, quarters, scenario.history_until if scenario.history else None, len(df))
     if drawn:
@@ -522,7 +557,7 @@ def quality_figure(
             lw=1.8,
             color="C1",
             ls="--",
-            label="Best closed, without open weights",
+            label="Best closed, no open weights",
         )
     ax.axhline(1186, color="0.5", lw=1, ls=":", label="GPT-4 (2023) = 1186")
     ax.set_ylabel("Quality (Arena Elo)")
@@ -544,7 +579,7 @@ def meta_figure(
             df["meta_net_payoff"].cumsum() / 1e9,
             lw=2.4,
             color="#0866ff",
-            label="Cumulative",
+            label="Cumulative net payoff",
         )
     if cf is not None and len(cf):
         ax.plot(
@@ -553,7 +588,7 @@ def meta_figure(
             lw=1.8,
             color="#0866ff",
             ls="--",
-            label="Cumulative, Llama kept internal\n(no open weights anywhere)",
+            label="Cumulative, no open weights\n(Llama kept internal)",
         )
     ax.axhline(0, color="k", lw=0.8)
     ax.set_ylabel("USD billions")
@@ -608,59 +643,94 @@ def PlotPanel(model: DashboardMarket, name: str) -> None:
 
 
 def _pct(v: float) -> str:
-    return "–" if v is None or not np.isfinite(v) else f"{v:.0%}"
+    return "–" if not np.isfinite(v) else f"{v:.0%}"
 
 
 def _usd(v: float) -> str:
-    if v is None or not np.isfinite(v):
+    if not np.isfinite(v):
         return "–"
     return f"${v:.3f}" if v < 0.1 else f"${v:.2f}"
 
 
 def _elo(v: float) -> str:
-    return "–" if v is None or not np.isfinite(v) else f"{v:.0f} Elo"
+    return "–" if not np.isfinite(v) else f"{v:.0f} Elo"
 
 
 HEADLINES: tuple[tuple[str, str, Callable[[float], str]], ...] = (
     ("share_open_tokens", "Open-weight share of tokens", _pct),
-    ("price_closed", "Closed API price, per M tokens", _usd),
-    ("price_gpt4_level", "Cheapest GPT-4-level price, per M tokens", _usd),
+    ("price_closed", "Closed API price, USD per M tokens", _usd),
+    ("price_gpt4_level", "Cheapest GPT-4-level price, USD per M tokens", _usd),
     ("quality_gap", "Quality gap, best closed − best open", _elo),
     ("closed_gross_margin", "Closed labs' gross margin", _pct),
 )
+"""Summary-card rows: column, label, formatter."""
+
+_CELL = "padding:1px 10px 1px 0;"
 
 
-def summary_markdown(model: DashboardMarket, overlay: bool) -> str:
-    """The summary card's text: where the run is, headline numbers, settings in effect."""
+def summary_html(model: DashboardMarket, overlay: bool) -> str:
+    """The summary card: where the run is, headline numbers, settings in effect.
+
+    Args:
+        model: the dashboard model.
+        overlay: add the counterfactual's numbers.
+
+    Returns:
+        An HTML fragment (every text from the scenario is escaped).
+    """
     df = model.frame()
     cf = model.counterfactual_frame() if overlay else None
     n, total = len(df), len(model.quarters)
     sc = model.config
     if n:
-        where = f"**{df['quarter'].iloc[-1]}** — quarter {n} of {total}"
-    else:
-        where = f"not started — {total} quarters, {model.quarters[0]}–{model.quarters[-1]}"
-    lines = [f"#### Scenario `{sc.name}`: {where}", f"{sc.description}", ""]
-    if n:
-        head = "| Latest quarter | This run |" + (
-            " Without open weights |" if cf is not None else ""
+        where = (
+            f"{df['quarter'].iloc[-1]} <span style='color:#666;font-weight:400'>"
+            f"(quarter {n} of {total})</span>"
         )
-        lines += [head, "|---|---:|" + ("---:|" if cf is not None else "")]
+    else:
+        where = (
+            "<span style='color:#666;font-weight:400'>not started: "
+            f"{total} quarters, {model.quarters[0]}–{model.quarters[-1]}</span>"
+        )
+    parts = [
+        f"<div style='font-size:17px;font-weight:600'>Scenario <code>{escape(sc.name)}</code>"
+        f" · {where}</div>",
+        "<div style='color:#555;font-size:12.5px;margin-bottom:6px'>"
+        f"{escape(sc.description)}</div>",
+    ]
+    if n:
+        head = f"<th style='{_CELL}text-align:left'>Latest quarter</th>"
+        head += f"<th style='{_CELL}text-align:right'>This run</th>"
+        if cf is not None:
+            head += f"<th style='{_CELL}text-align:right'>Without open weights</th>"
+        rows = [f"<tr style='color:#555;font-size:12px'>{head}</tr>"]
         for col, label, fmt in HEADLINES:
-            row = f"| {label} | **{fmt(float(df[col].iloc[-1]))}** |"
+            row = f"<td style='{_CELL}'>{label}</td>"
+            row += f"<td style='{_CELL}text-align:right'><b>{fmt(float(df[col].iloc[-1]))}</b></td>"
             if cf is not None:
-                row += f" {fmt(float(cf[col].iloc[-1]))} |"
-            lines.append(row)
-        lines.append("")
+                row += f"<td style='{_CELL}text-align:right'>{fmt(float(cf[col].iloc[-1]))}</td>"
+            rows.append(f"<tr>{row}</tr>")
+        parts.append(
+            "<table class='owsim-headlines' style='font-size:13.5px;border-collapse:collapse;"
+            f"margin-bottom:6px'>{''.join(rows)}</table>"
+        )
     settings = " · ".join(
-        f"**{label}: {value}**" if changed else f"{label}: {value}"
+        f"<b>{label}: {escape(value)}</b>" if changed else f"{label}: {escape(value)}"
         for label, value, changed in model.settings()
     )
-    lines.append(
-        f"<small>Settings in effect ({sc.developers.count:,} developers, seed {model.seed}; "
-        f"bold = changed from baseline): {settings}</small>"
+    parts.append(
+        f"<div style='font-size:11.5px;color:#444'>Settings in effect "
+        f"({sc.developers.count:,} developers, seed {model.seed}; <b>bold</b> = changed from "
+        f"the baseline): {settings}</div>"
     )
-    return "\n".join(lines)
+    return "".join(parts)
+
+
+HOW_TO = (
+    "<div style='font-size:11.5px;color:#444'>How to use: change the scenario or a slider on "
+    "the left, press <b>RESET</b> to apply, then <b>STEP</b> (one quarter) or <b>▶</b> (play "
+    "to the end). Grey band in the plots: history; after it, projection.</div>"
+)
 
 
 @solara.component
@@ -669,21 +739,16 @@ def SummaryCard(model: DashboardMarket) -> None:
     update_counter.get()
     overlay = show_counterfactual.value
     text = solara.use_memo(
-        lambda: summary_markdown(model, overlay),
+        lambda: summary_html(model, overlay),
         dependencies=[model.run_id, model.quarters_done, overlay],
     )
-    with solara.Column(gap="4px", classes=["owsim-summary"]):
-        solara.Markdown(text)
+    with solara.Column(gap="2px", classes=["owsim-summary"], style="padding: 8px 12px"):
+        solara.HTML(tag="div", unsafe_innerHTML=text)
         solara.Switch(
-            label="Overlay the counterfactual: same world without open weights (dashed lines)",
+            label="Overlay the counterfactual: same world without open weights (dashed)",
             value=show_counterfactual,
         )
-        solara.Markdown(
-            "<small>How to use: change the scenario or a slider on the left, press "
-            "**RESET** to apply, then **STEP** (one quarter) or **▶** (run to "
-            f"{model.quarters[-1]}). Grey band: historical releases; after it, projection."
-            "</small>"
-        )
+        solara.HTML(tag="div", unsafe_innerHTML=HOW_TO)
 
 
 def _panel(name: str) -> Callable[[DashboardMarket], Any]:
@@ -701,15 +766,32 @@ def components() -> list[tuple[Callable[[DashboardMarket], Any], int]]:
 
 APP_NAME = "Open weights vs closed AI — market simulator"
 
+CSS = """
+/* Show each sidebar slider's value under its thumb (Mesa's sliders show it only while dragged). */
+.v-navigation-drawer .v-slider__thumb-container::after {
+    content: attr(aria-valuenow);
+    position: absolute;
+    top: 9px;
+    left: 0;
+    transform: translateX(-50%);
+    font-size: 11px;
+    line-height: 1;
+    color: rgba(0, 0, 0, 0.65);
+    white-space: nowrap;
+    pointer-events: none;
+}
+"""
+
 
 @solara.component
 def Page() -> None:
     """The dashboard page; each browser session gets its own model."""
     model = solara.use_memo(DashboardMarket, dependencies=[])
+    solara.Style(CSS)
     SolaraViz(
         model,
         components=components(),
         model_params=model_params(),
         name=APP_NAME,
-        play_interval=150,
+        play_interval=101,
     )

@@ -20,6 +20,7 @@ Conventions used throughout:
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -83,7 +84,8 @@ class _Groups:
             code = code.astype(np.intp).reshape(n_products)
         order = np.argsort(code, kind="stable").astype(np.intp)
         sorted_code = code[order]
-        starts = np.flatnonzero(np.r_[True, sorted_code[1:] != sorted_code[:-1]]).astype(np.intp)
+        new_group = np.r_[True, sorted_code[1:] != sorted_code[:-1]][:n_products]
+        starts = np.flatnonzero(new_group).astype(np.intp)
         counts = np.diff(np.r_[starts, n_products]).astype(np.intp)
         indicator = sparse.csr_array(
             (np.ones(n_products), (code, np.arange(n_products))),
@@ -216,6 +218,8 @@ def _choice(
         taken after subtracting the relevant maximum (per segment, per nest), so none can
         overflow.
     """
+    if u.shape[0] == 0:  # no products: everybody takes the outside option
+        return u, None, np.zeros(u.shape[1])
     if sigma == 0.0 or nests.all_singletons:
         top = np.maximum(u.max(axis=0), 0.0)  # the outside option has utility 0
         u -= top
@@ -479,6 +483,10 @@ class _ZetaMap:
         self.w_total = float(w.sum())
         self.u_buf = np.empty((n_prod, n_seg))
         self.x_buf = np.empty((n_prod, n_seg))
+        # products without demand even when everything sells at cost (demand underflows) can
+        # never earn anything: price them at cost like products nobody can buy
+        at_cost, _ = self.shares(self.c, self.u_buf)
+        self.strategic = self.strategic & (at_cost @ self.wa > 0)
         self.evaluations = 0
         self.best_res = np.inf
         self.best_p = self.c.copy()
@@ -532,7 +540,11 @@ class _ZetaMap:
         foc = np.where(self.strategic, lam * (p - new_p), 0.0) / self.w_total
         res = float(np.abs(foc).max()) if foc.size else 0.0
         self.evaluations += 1
-        if np.isfinite(res) and res < self.best_res:
+        # A strategic product whose demand has underflowed to zero has a zero FOC residual at
+        # any price (Lambda_j = 0), so "prices ran away to infinity" would pass the stopping
+        # rule; such points are never recorded as the solution.
+        runaway = bool(np.any(self.strategic & (big_l <= 0)))
+        if not runaway and np.isfinite(res) and res < self.best_res:
             self.best_res, self.best_p, self.best_q = res, p.copy(), q
             self.best_at = self.evaluations
         return new_p, foc
@@ -540,8 +552,8 @@ class _ZetaMap:
 
 _SQUAREM_SLACK = 10.0  # an extrapolated point may be this much worse than the plain iterate
 _SQUAREM_PATIENCE = 100  # evaluations without a new best residual before SQUAREM is dropped
-_PLAIN_PATIENCE = 200  # evaluations without a new best before plain iteration hands over
-_PHASE_ONE_BUDGET = 1000  # zeta-map evaluations before the Newton-type fallback
+_PLAIN_PATIENCE = 100  # evaluations without a new best before plain iteration hands over
+_PHASE_ONE_BUDGET = 500  # zeta-map evaluations before the Newton-type fallback
 
 
 def _squarem_step(
@@ -617,33 +629,60 @@ def _zeta_iteration(
             p = p2
 
 
+class _BudgetExhausted(Exception):
+    """Raised inside the Newton fallback to stop MINPACK at the evaluation budget."""
+
+
 def _newton_fallback(zm: _ZetaMap, tol: float, budget: int) -> None:
-    """Phase 2: solve the FOCs with MINPACK's hybrid Powell method from the best point.
+    """Phase 2: solve the FOCs with MINPACK's hybrid Powell method (multi-start).
 
     Why: with several segments and strong nesting the zeta map need not be a contraction and
-    can cycle around an equilibrium; a Newton-type solver does not care. The unknowns are the
-    log markups of strategic products, which keeps prices above cost (and positive for log
-    price). The Jacobian is approximated by finite differences (J + 1 evaluations), so this
-    is only used when phase 1 failed.
+    can cycle (typically where best responses cycle too, i.e. there is no pure-strategy
+    equilibrium and only a stationary point of the FOCs exists); a Newton-type solver finds
+    the stationary point anyway. The unknowns are the log markups of strategic products,
+    which keeps prices above cost (and positive for log price), and the equations are the
+    markup mismatches ``(m - zeta) / m``. The Jacobian is approximated by finite differences
+    (J + 1 evaluations), so this only runs when phase 1 failed. Starts: the best point so far,
+    then the single-product logit markup ``1/alpha`` (linear) or ``c/(alpha - 1)`` (log
+    price) at the weighted mean alpha, then twice that.
     """
-    idx = np.flatnonzero(zm.strategic & (zm.best_p > zm.c))
-    remaining = budget - zm.evaluations
-    if idx.size == 0 or remaining <= idx.size + 1:
+    idx = np.flatnonzero(zm.strategic)
+    if idx.size == 0:
         return
-    base = zm.best_p.copy()
+    c = zm.c[idx]
+    alpha_bar = float(zm.wa.sum() / zm.w_total)
+    if zm.log_price:
+        heuristic = c / max(alpha_bar - 1.0, 0.05)
+    else:
+        heuristic = np.full(idx.size, 1.0 / alpha_bar)
+    floor = 1e-6 * (1.0 + np.abs(c))  # start strictly above cost
+    starts = [np.maximum(zm.best_p[idx] - c, floor), heuristic, 2.0 * heuristic]
+    base = zm.clip(zm.c.copy())
 
-    def residual(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    def residual(x: NDArray[np.float64], stop: int) -> NDArray[np.float64]:
+        # markup mismatch relative to the markup: unlike the Lambda-weighted FOC it does not
+        # vanish as a price runs away to infinity, so MINPACK cannot converge to that
+        # spurious root
+        if zm.evaluations >= stop:
+            raise _BudgetExhausted
+        markup = np.exp(np.clip(x, -700.0, 700.0))
         p = base.copy()
-        p[idx] = zm.c[idx] + np.exp(np.clip(x, -700.0, 700.0))
+        p[idx] = c + markup
         p = zm.clip(p)
         if not zm.valid(p):
             return np.full(idx.size, 1e10)
-        _, foc = zm(p)
-        return np.where(np.isfinite(foc[idx]), foc[idx], 1e10)
+        new_p, _ = zm(p)
+        r = (p[idx] - new_p[idx]) / markup
+        return np.where(np.isfinite(r), r, 1e10)
 
-    x0 = np.log(base[idx] - zm.c[idx])
-    with np.errstate(all="ignore"):
-        optimize.root(residual, x0, method="hybr", options={"xtol": 1e-15, "maxfev": remaining})
+    for k, m0 in enumerate(starts):
+        remaining = budget - zm.evaluations
+        if zm.best_res < tol or remaining <= idx.size + 1:
+            return
+        stop = zm.evaluations + remaining // (len(starts) - k)
+        options = {"xtol": 1e-15, "maxfev": stop - zm.evaluations}
+        with np.errstate(all="ignore"), contextlib.suppress(_BudgetExhausted):
+            optimize.root(residual, np.log(m0), args=(stop,), method="hybr", options=options)
 
 
 def _damped_iteration(zm: _ZetaMap, tol: float, budget: int, damping: float = 0.5) -> None:
@@ -700,7 +739,7 @@ def solve_equilibrium(
     Convergence: the plain map contracts at a rate close to ``sigma`` when a firm owns most of
     a nest (~30/(1 - sigma) iterations); SQUAREM extrapolation (``accelerate=True``, pyblp's
     ``Iteration('squarem')``) removes that slow mode. With several segments and strong nesting
-    the map can cycle instead of converging; if it has not converged after 1000 evaluations
+    the map can cycle instead of converging; if it has not converged after 500 evaluations
     (or stops improving) the FOCs are solved by a Newton-type method (MINPACK hybrid, finite
     difference Jacobian: J + 1 evaluations) from the best point, then by damped iteration.
     The stopping rule is the same in every phase and ``iterations`` counts all evaluations.

@@ -144,6 +144,12 @@ def _num(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _range(lo: float, hi: float) -> str:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "–"
+    return f"{_num(lo)}–{_num(hi)}"
+
+
 def format_scorecard(card: pd.DataFrame) -> str:
     """The scorecard as an aligned text table followed by the summary line."""
     head = ["id", "metric", "period", "observed", "band", "sim mean", "sim 5–95%", "ok"]
@@ -155,9 +161,9 @@ def format_scorecard(card: pd.DataFrame) -> str:
                 str(r.metric),
                 str(r.period),
                 _num(r.observed),
-                f"{_num(r.low)}–{_num(r.high)}",
+                _range(r.low, r.high),
                 _num(r.simulated_mean),
-                f"{_num(r.simulated_p5)}–{_num(r.simulated_p95)}",
+                _range(r.simulated_p5, r.simulated_p95),
                 "yes" if r.within_tolerance else "MISS",
             ]
         )
