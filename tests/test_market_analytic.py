@@ -217,6 +217,14 @@ def test_unreachable_product_is_priced_at_cost() -> None:
     np.testing.assert_allclose(eq.prices[:2], sub, atol=1e-10)
 
 
+def test_prices_with_underflowed_demand_are_not_an_equilibrium() -> None:
+    # at absurd prices every share underflows to 0, so the Lambda-weighted FOC residual is 0:
+    # the solver must not stop there but find the real equilibrium
+    eq = solve_equilibrium(DELTA, COST, ALPHA, initial_prices=np.full(3, 1e6))
+    assert eq.converged
+    np.testing.assert_allclose(eq.prices, [1.2529319, 1.0320106, 0.6828668], atol=1e-7)
+
+
 def test_segments_aggregate_like_one_market_when_identical() -> None:
     delta = np.tile(DELTA, (3, 1))
     eq = solve_equilibrium(delta, COST, [ALPHA] * 3, weight=[0.2, 0.5, 1.3])

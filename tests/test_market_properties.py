@@ -77,7 +77,11 @@ def _firm_profit_gradient(mk: Market, prices: np.ndarray, h: float = 1e-6) -> np
     return grad
 
 
-@settings(max_examples=60, deadline=None)
+# Derandomized: with several segments, log price and sigma ~ 0.9 about 1 random market in
+# 5000 has no pure-strategy equilibrium (best responses cycle, no finite root of the FOCs; see
+# test_market_without_equilibrium_fails_gracefully), so a fresh random draw each run would make
+# this test flaky without revealing a defect. The same 60 markets are checked every run.
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(markets())
 def test_equilibrium_is_valid_and_a_nash_equilibrium(mk: Market) -> None:
     eq = solve_equilibrium(
@@ -110,6 +114,59 @@ def test_equilibrium_is_valid_and_a_nash_equilibrium(mk: Market) -> None:
     # unreachable strategic products are priced at cost
     dead = ~mk.fixed & ~mk.available.any(axis=0)
     assert np.all(eq.prices[dead] == mk.cost[dead])
+
+
+def test_market_without_equilibrium_fails_gracefully() -> None:
+    """Two firms, 4 products each, one nest (sigma 0.9), log price, 4 segments.
+
+    Best responses cycle here (firm 0 alternately prices product 0 out of the market) and
+    no finite root of the FOCs was found from many starts. The solver must not claim
+    convergence at a spurious point (e.g. a price run away to infinity, where the
+    Lambda-weighted FOC residual vanishes) and must return finite, usable prices.
+    """
+    mk = Market(
+        delta=np.array(
+            [
+                [
+                    -0.385486,
+                    -2.826905,
+                    0.557851,
+                    1.292979,
+                    -0.319721,
+                    2.316667,
+                    0.075629,
+                    -0.422555,
+                ],
+                [1.541547, -1.288472, 1.271721, 3.537121, 1.40619, 0.152745, 1.702205, 2.153185],
+                [0.477868, 0.915845, 1.53002, 2.106554, 0.025624, 0.721516, 2.411949, 0.890814],
+                [0.290246, 3.400426, -1.092748, 0.252933, 1.639684, 2.066363, -0.72218, 0.692078],
+            ]
+        ),
+        cost=np.array(
+            [0.37212, 1.339099, 0.843306, 0.308168, 0.373053, 0.773539, 1.288481, 1.120122]
+        ),
+        alpha=np.array([3.039281, 2.067223, 1.741684, 1.749964]),
+        weight=np.array([0.463901, 1.591635, 1.159246, 0.998909]),
+        firm=np.array([0, 1, 0, 0, 1, 1, 0, 1]),
+        nest=np.zeros(8, dtype=int),
+        sigma=0.9,
+        log_price=True,
+        available=np.ones((4, 8), dtype=bool),
+        fixed=np.zeros(8, dtype=bool),
+    )
+    eq = solve_equilibrium(
+        mk.delta, mk.cost, weight=mk.weight, firm=mk.firm, max_iter=2000, **mk.kwargs()
+    )
+    assert np.all(np.isfinite(eq.prices))
+    assert np.all(eq.prices >= mk.cost)
+    assert np.all(eq.prices < 1e3)
+    assert eq.iterations <= 2000
+    if eq.converged:  # would need a genuine stationary point
+        grad = _firm_profit_gradient(mk, eq.prices) / mk.weight.sum()
+        np.testing.assert_allclose(grad, 0.0, atol=1e-6)
+    else:
+        assert eq.residual >= 1e-12
+        assert "NOT converged" in eq.explain()
 
 
 @settings(max_examples=60, deadline=None)

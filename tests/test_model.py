@@ -176,3 +176,9 @@ def test_consolidation_keeps_released_weights_on_the_market():
     assert len(late) > 0 and late["open_weights"].all()
     q = m.quarters_frame().set_index("quarter")
     assert q.loc["2027Q4", "meta_ad_lift"] > 0  # internal models still power Meta AI
+
+
+def test_pricing_converges_every_quarter(baseline_small):
+    df = baseline_small.quarters_frame()
+    assert df["pricing_converged"].all()
+    assert (df["pricing_iterations"] > 0).all()

@@ -489,8 +489,7 @@ class _ZetaMap:
         self.strategic = self.strategic & (at_cost @ self.wa > 0)
         self.evaluations = 0
         self.best_res = np.inf
-        self.best_p = self.c.copy()
-        self.best_q = np.zeros(n_prod)
+        self.best_p = self.clip(self.c.copy())
         self.best_at = 0
 
     def clip(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -545,7 +544,7 @@ class _ZetaMap:
         # rule; such points are never recorded as the solution.
         runaway = bool(np.any(self.strategic & (big_l <= 0)))
         if not runaway and np.isfinite(res) and res < self.best_res:
-            self.best_res, self.best_p, self.best_q = res, p.copy(), q
+            self.best_res, self.best_p = res, p.copy()
             self.best_at = self.evaluations
         return new_p, foc
 
@@ -741,10 +740,13 @@ def solve_equilibrium(
     ``Iteration('squarem')``) removes that slow mode. With several segments and strong nesting
     the map can cycle instead of converging; if it has not converged after 500 evaluations
     (or stops improving) the FOCs are solved by a Newton-type method (MINPACK hybrid, finite
-    difference Jacobian: J + 1 evaluations) from the best point, then by damped iteration.
-    The stopping rule is the same in every phase and ``iterations`` counts all evaluations.
-    A point that satisfies the FOCs is a Nash equilibrium when profits are quasi-concave in
-    own prices (always for one segment); with very heterogeneous segments it may only be a
+    difference Jacobian: J + 1 evaluations, several starts), then by damped iteration. The
+    stopping rule is the same in every phase, ``iterations`` counts all evaluations, and
+    points where a sellable product's demand underflowed to zero (a price running away to
+    infinity makes its Lambda-weighted residual vanish) are never accepted. A point that
+    satisfies the FOCs is a Nash equilibrium when profits are quasi-concave in own prices
+    (always with one segment); with very heterogeneous segments and strong nesting, where
+    best responses can cycle and no pure-strategy equilibrium exists, it is only a
     stationary point.
 
     Args:
@@ -769,7 +771,8 @@ def solve_equilibrium(
             reference price); a capped product counts as converged when it would like to
             price above the cap.
         initial_prices: starting prices (J,); default marginal costs.
-        accelerate: use SQUAREM extrapolation between plain zeta-map steps.
+        accelerate: use SQUAREM extrapolation between plain zeta-map steps; ``False`` runs
+            plain zeta iteration (pyblp's default ``'simple'``) until it stops improving.
 
     Returns:
         An :class:`Equilibrium` at the point with the smallest residual found; it does not
@@ -836,7 +839,8 @@ def solve_equilibrium(
         sigma_eff,
         log_price,
     )
-    _zeta_iteration(zm, zm.clip(p_init[zm.perm]), tol, min(max_iter, _PHASE_ONE_BUDGET), accelerate)
+    phase_one = min(max_iter, _PHASE_ONE_BUDGET) if accelerate else max_iter
+    _zeta_iteration(zm, zm.clip(p_init[zm.perm]), tol, phase_one, accelerate)
     if zm.best_res >= tol and zm.evaluations < max_iter:
         _newton_fallback(zm, tol, max_iter)
     if zm.best_res >= tol and zm.evaluations < max_iter:
@@ -852,7 +856,7 @@ def solve_equilibrium(
         converged=bool(zm.best_res < tol),
         iterations=zm.evaluations,
         residual=zm.best_res,
-        demand=zm.best_q[inv],
+        demand=(shares @ w)[inv],
     )
 
 

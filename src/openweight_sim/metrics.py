@@ -66,6 +66,8 @@ class QuarterBook:
     meta_capex_share: float = 0.0
     meta_net_payoff: float = 0.0
     meta_policy: str = ""
+    pricing_converged: bool = True
+    pricing_iterations: int = 0
     share_tokens_by_lab: dict[str, float] = field(default_factory=dict)
     share_tokens_by_origin: dict[str, float] = field(default_factory=dict)
     host_profit_by_release: dict[str, dict[int, float]] = field(default_factory=dict)

@@ -397,7 +397,7 @@ class OpenWeightMarket(mesa.Model):
             rivals = closed[:, None] & closed[None, :] & (ownership == 0)
             ownership[rivals] = pr.closed_conduct
         initial = None
-        max_iter = 10_000
+        max_iter = 2_000  # a market without a pure equilibrium stops here (flagged)
         if pr.method == "adaptive":
             initial = np.array(
                 [self._last_prices.get(int(k), c) for k, c in zip(opts.key, cost, strict=True)]
@@ -563,6 +563,8 @@ class OpenWeightMarket(mesa.Model):
         self._last_prices = {int(k): float(p) for k, p in zip(opts.key, eq.prices, strict=True)}
         self._choose(opts, demand, groups, eq)
         self.book = QuarterBook.account(self, opts, demand, groups, eq)
+        self.book.pricing_converged = bool(eq.converged)
+        self.book.pricing_iterations = int(eq.iterations)
         for host in self.hosts.values():
             host.review(self.book.host_profit_by_release.get(host.key, {}))
         self._meta_trailing.append(self.book.meta_net_payoff)
