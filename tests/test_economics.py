@@ -24,19 +24,23 @@ def test_no_open_weights_raises_closed_prices_and_margins_by_2026():
         assert n.loc[yr, "closed_gross_margin"].mean() > b.loc[yr, "closed_gross_margin"].mean()
 
 
-def _meta_hosted_price(m) -> float:
+def _meta_hosted_price(m, tier: str) -> float:
     o = m.offers_frame()
     o = o[(o["quarter"] >= "2025Q1") & (o["kind"] == "hosted") & (o["lab"] == "meta")]
-    return float((o["price"] * o["tokens_m"]).sum() / o["tokens_m"].sum())
+    return float(o[o["tier"] == tier]["price"].median())
 
 
 def test_higher_moe_leverage_lowers_hosted_open_prices():
+    # Same capacity (total parameters), more leverage: fewer active parameters to serve.
     low = {"labs.meta.moe_leverage.frontier": 2, "labs.meta.moe_leverage.mid": 2}
     high = {"labs.meta.moe_leverage.frontier": 18, "labs.meta.moe_leverage.mid": 18}
     for seed in SEEDS[:2]:
-        assert _meta_hosted_price(frame("baseline", seed, **high)) < _meta_hosted_price(
-            frame("baseline", seed, **low)
-        )
+        lo, hi = frame("baseline", seed, **low), frame("baseline", seed, **high)
+        for tier in ("frontier", "mid"):
+            assert _meta_hosted_price(hi, tier) < 0.5 * _meta_hosted_price(lo, tier), tier
+        # the small tier's architecture is untouched: it moves only through rivals' prices
+        small_hi, small_lo = _meta_hosted_price(hi, "small"), _meta_hosted_price(lo, "small")
+        assert abs(small_hi / small_lo - 1) < 0.05
 
 
 def test_higher_origin_aversion_lowers_chinese_share():

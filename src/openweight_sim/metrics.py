@@ -223,6 +223,7 @@ class QuarterBook:
                     "lab": labs[int(opts.lab[j])],
                     "host": hosts[int(opts.host[j])].key if opts.host[j] >= 0 else "",
                     "release": model.releases[int(opts.rid[j])].name,
+                    "tier": model.releases[int(opts.rid[j])].tier,
                     "quality": float(opts.quality[j]),
                     "open_weights": bool(openm[j]),
                     "price": float(prices[j]) if not opts.fixed[j] else _ratio(spend[j], Q[j]),

@@ -116,6 +116,8 @@ class OpenWeightMarket(mesa.Model):
         self.gpu_price = self._gpu_price(self.q)
         self.efficiency = 1.0
         self._meta_trailing: deque[float] = deque(maxlen=4)
+        self._eco_q: int | None = None
+        self._eco = np.zeros(len(self.labs))
         self.book = QuarterBook.empty()
         self.offer_records: list[dict[str, Any]] = []
         self.cumulative = {"meta_net_payoff": 0.0}
@@ -311,42 +313,60 @@ class OpenWeightMarket(mesa.Model):
         return opts
 
     def _ecosystem(self) -> np.ndarray:
-        """Ecosystem utility per lab: weight × ln(1 + 100 × share of adopters on its family)."""
-        dev = self.developers
-        using = dev.adopted & (dev.choice >= 0)
-        counts = np.bincount(dev.lab[using], minlength=len(self.labs)).astype(float)
-        share = counts / max(1, int(dev.adopted.sum()))
-        return self.config.developers.ecosystem_weight * np.log1p(100.0 * share)
+        """Ecosystem utility per lab: weight × ln(1 + 100 × share of adopters on its family).
+
+        Computed once per quarter (choices do not change between entry test and pricing).
+        """
+        if self._eco_q != self.q:
+            dev = self.developers
+            using = dev.adopted & (dev.choice >= 0)
+            counts = np.bincount(dev.lab[using], minlength=len(self.labs)).astype(float)
+            share = counts / max(1, int(dev.adopted.sum()))
+            self._eco = self.config.developers.ecosystem_weight * np.log1p(100.0 * share)
+            self._eco_q = self.q
+        return self._eco
 
     def _groups(self, opts: Options, everyone: bool = False) -> dict[str, np.ndarray]:
         """Group developers by (segment, current option, current lab, fine-tuned).
+
+        Groups of identical developers share utilities, so pricing and choice
+        probabilities are computed per group (G of them, a few hundred), not per developer.
+        The group code space is small, so grouping is a counting pass, O(N).
 
         Args:
             opts: this quarter's options.
             everyone: group the whole population (prospective demand, used for pricing
                 before anyone has adopted) instead of the adopters.
+
+        Returns:
+            rows (developer indices), inverse (group of each row), cur_col (each row's
+            current option column, −1 if none), and per group: seg, cur, lab, ft, tokens.
         """
         dev = self.developers
         idx = np.arange(dev.count) if everyone else np.flatnonzero(dev.adopted)
         J = opts.size
-        col_of_key = np.full(len(self._offer_keys) + 1, J, dtype=np.int64)
-        col_of_key[opts.key] = np.arange(J)
-        cur = np.where(dev.choice[idx] >= 0, col_of_key[np.maximum(dev.choice[idx], 0)], J)
-        lab = dev.lab[idx].astype(np.int64)
-        ft = dev.finetuned[idx]
         L = len(self.labs)
-        code = ((dev.segment[idx].astype(np.int64) * (J + 1) + cur) * (L + 1) + (lab + 1)) * 2 + ft
-        uniq, inverse = np.unique(code, return_inverse=True)
+        col_of_key = np.full(len(self._offer_keys) + 2, -1, dtype=np.int64)
+        col_of_key[opts.key] = np.arange(J)
+        choice = dev.choice[idx]
+        cur_col = col_of_key[choice]  # NO_CHOICE/OUTSIDE (−1/−2) hit the trailing −1 slots
+        code = dev.segment[idx].astype(np.int64) * (J + 1) + (cur_col + 1)
+        code = (code * (L + 1) + (dev.lab[idx].astype(np.int64) + 1)) * 2 + dev.finetuned[idx]
+        counts = np.bincount(code, minlength=(dev.segment.max() + 1) * (J + 1) * (L + 1) * 2)
+        uniq = np.flatnonzero(counts)
+        remap = np.full(counts.size, -1, dtype=np.int64)
+        remap[uniq] = np.arange(uniq.size)
+        inverse = remap[code]
         g_ft = (uniq % 2).astype(bool)
         rest = uniq // 2
         g_lab = rest % (L + 1) - 1
         rest //= L + 1
-        g_cur = rest % (J + 1)
+        g_cur = rest % (J + 1) - 1
         g_seg = rest // (J + 1)
-        g_cur = np.where(g_cur == J, -1, g_cur)
         return {
             "rows": idx,
             "inverse": inverse,
+            "cur_col": cur_col,
             "seg": g_seg,
             "cur": g_cur,
             "lab": g_lab,
@@ -396,13 +416,13 @@ class OpenWeightMarket(mesa.Model):
             ownership = (opts.firm[:, None] == opts.firm[None, :]).astype(float)
             rivals = closed[:, None] & closed[None, :] & (ownership == 0)
             ownership[rivals] = pr.closed_conduct
-        initial = None
         max_iter = 2_000  # a market without a pure equilibrium stops here (flagged)
-        if pr.method == "adaptive":
-            initial = np.array(
-                [self._last_prices.get(int(k), c) for k, c in zip(opts.key, cost, strict=True)]
-            )
-            initial = np.maximum(initial, cost)
+        # Warm start from last quarter's prices (new options start at cost): the fixed point
+        # is the same, it is just reached in fewer iterations.
+        initial = np.array(
+            [self._last_prices.get(int(k), c) for k, c in zip(opts.key, cost, strict=True)]
+        )
+        initial = np.clip(initial, cost, pr.price_cap)
         eq = market.solve_equilibrium(
             demand["delta"],
             cost,
@@ -418,6 +438,7 @@ class OpenWeightMarket(mesa.Model):
             tol=1e-10,
             max_iter=max_iter,
             price_cap=pr.price_cap,
+            initial_prices=initial,
         )
         if pr.method == "adaptive":
             target = eq.prices
@@ -448,10 +469,17 @@ class OpenWeightMarket(mesa.Model):
     def _hosts_enter_exit(self) -> None:
         hosts = list(self.hosts.values())
         candidates = []
+        # Hosts consider newly released open models (model.md 3.4): those released this
+        # quarter or within the entry window before it.
+        window = self.config.pricing.entry_window
+        recent = [
+            rid
+            for rid in sorted(set(self.active.values()))
+            if self.q - self.releases[rid].quarter < window
+        ]
         for hi, host in enumerate(hosts):
-            for rid in sorted(set(self.active.values())):
-                rel = self.releases[rid]
-                if rid not in host.serving and host.may_serve(rel):
+            for rid in recent:
+                if rid not in host.serving and host.may_serve(self.releases[rid]):
                     candidates.append((hi, rid))
         if not candidates:
             return
@@ -490,9 +518,10 @@ class OpenWeightMarket(mesa.Model):
         sc = self.config.developers
         rows, inverse = groups["rows"], groups["inverse"]
         J = opts.size
+        choice = dev.choice[rows]
+        col = groups["cur_col"].copy()
         # Options that vanished (retired model, dropped host) force a new choice.
-        live = np.isin(dev.choice[rows], opts.key)
-        forced = (dev.choice[rows] == NO_CHOICE) | ((dev.choice[rows] >= 0) & ~live)
+        forced = (choice == NO_CHOICE) | ((choice >= 0) & (col < 0))
         draw = self.rng.random(rows.size)
         chooses = (forced | (draw < sc.reoptimize_rate)) & groups.get("choosers", True)
         u = self.rng.random(rows.size)
@@ -500,35 +529,31 @@ class OpenWeightMarket(mesa.Model):
         sel = np.flatnonzero(chooses)
         pick = market.sample_choices(prob, inverse[sel], u[sel])
         who = rows[sel]
-        new_key = np.where(pick < J, opts.key[np.minimum(pick, J - 1)], OUTSIDE)
-        new_lab = np.where(pick < J, opts.lab[np.minimum(pick, J - 1)], dev.lab[who])
-        changed_family = new_lab != dev.lab[who]
-        dev.finetuned[who] &= ~changed_family
-        dev.choice[who] = new_key
+        inside = pick < J
+        new_col = np.where(inside, pick, -1)
+        new_lab = np.where(inside, opts.lab[np.minimum(pick, J - 1)], dev.lab[who])
+        dev.finetuned[who] &= new_lab == dev.lab[who]  # a new family loses the tune
+        dev.choice[who] = np.where(inside, opts.key[np.minimum(pick, J - 1)], OUTSIDE)
         dev.lab[who] = new_lab.astype(np.int16)
+        col[sel] = new_col
         # Fine-tuning: some developers on a model tune it, which locks them in.
-        on_model = rows[dev.choice[rows] >= 0]
+        on_model = rows[col >= 0]
         tune = self.rng.random(on_model.size) < sc.finetune_rate
         dev.finetuned[on_model[tune]] = True
-        # Price paid and this quarter's tokens (small price elasticity, F45).
-        col_of_key = np.full(len(self._offer_keys) + 1, -1, dtype=np.int64)
-        col_of_key[opts.key] = np.arange(J)
-        col = np.where(dev.choice[rows] >= 0, col_of_key[np.maximum(dev.choice[rows], 0)], -1)
-        price = np.full(rows.size, np.nan)
-        using = (col >= 0) & dev.adopted[rows]
-        api_price = np.where(opts.fixed, np.nan, eq.prices)
-        price[using] = api_price[col[using]]
-        selfh = using & opts.fixed[np.maximum(col, 0)]
+        # Price paid and this quarter's tokens (small price elasticity, F45), looked up in a
+        # segment × option table; column J (no option) holds NaN price and zero tokens.
+        S = self.segments.alpha.size
+        table = np.full((S, J + 1), np.nan)
+        table[:, :J] = np.where(opts.fixed[None, :], demand["self_price"], eq.prices[None, :])
+        response = np.zeros((S, J + 1))
+        response[:, :J] = np.power(table[:, :J], sc.token_price_elasticity)
         seg_rows = dev.segment[rows]
-        price[selfh] = demand["self_price"][seg_rows[selfh], col[selfh]]
+        col = np.where(dev.adopted[rows], col, -1)  # prospective-demand rows buy nothing
+        col_or_none = np.where(col >= 0, col, J)
         dev.price_paid[:] = np.nan
-        dev.price_paid[rows] = price
+        dev.price_paid[rows] = table[seg_rows, col_or_none]
         dev.tokens[:] = 0.0
-        base = self._expected_tokens(rows)
-        tok = base * np.where(
-            using, np.power(np.where(using, price, 1.0), sc.token_price_elasticity), 0
-        )
-        dev.tokens[rows] = tok
+        dev.tokens[rows] = self._expected_tokens(rows) * response[seg_rows, col_or_none]
         self._last_choice_cols = (rows, col)
 
     def _grow_demand(self) -> None:

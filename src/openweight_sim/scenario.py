@@ -275,6 +275,9 @@ class Pricing(Strict):
         0.0, ge=0, le=1, description="0 Bertrand, 1 joint pricing among closed labs"
     )
     price_cap: float = Field(200.0, gt=0, description="choke price, USD per M tokens")
+    entry_window: int = Field(
+        2, ge=1, le=40, description="quarters after a release during which hosts consider it"
+    )
 
 
 class MetaPayoff(Strict):
