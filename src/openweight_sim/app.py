@@ -27,7 +27,6 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
-import matplotlib
 import mesa
 import numpy as np
 import pandas as pd
@@ -40,8 +39,6 @@ from mesa.visualization.utils import update_counter
 from openweight_sim.model import OpenWeightMarket
 from openweight_sim.plots import HISTORY_NOTE, LAB_COLORS
 from openweight_sim.scenario import Scenario, bundled_names, get_dotted, load_scenario
-
-matplotlib.use("Agg")
 
 BASELINE = load_scenario("baseline")
 """The bundled baseline: slider defaults are its values."""
@@ -286,7 +283,7 @@ class DashboardMarket(mesa.Model):
     @property
     def quarters_done(self) -> int:
         """Quarters simulated so far."""
-        return len(self.datacollector.model_vars.get("quarter", []))
+        return len(next(iter(self.datacollector.model_vars.values()), []))
 
     def step(self) -> None:
         """Simulate one quarter of the run (and of the counterfactual, if shown)."""
@@ -329,7 +326,14 @@ class DashboardMarket(mesa.Model):
 
 # --------------------------------------------------------------------------- figures
 
-CF_NOTE = "dashed: same world without open weights (same seed)"
+PANEL_COLORS = {
+    **LAB_COLORS,
+    "meta": "#0b3d91",
+    "deepseek": "#17becf",
+    "alibaba": "#ffb000",
+}
+"""Lab colours: the report's brand colours, with Meta, DeepSeek and Alibaba set apart from
+Google's blue and Mistral's orange so that neighbouring bands can be told apart."""
 NO_DATA = "Press STEP or ▶ in the left panel to simulate"
 
 
@@ -376,6 +380,9 @@ def _horizon_axis(ax: Any, quarters: list[str], history_until: str | None, n: in
         ax.axvspan(-0.5, quarters.index(history_until) + 0.5, color="0.93", zorder=0)
         ax.set_xlabel(HISTORY_NOTE, fontsize=8, color="0.4")
     ax.grid(alpha=0.3)
+    for line in ax.get_lines():  # a line of one point is invisible: mark it
+        if len(line.get_xdata()) == 1:
+            line.set_marker("o")
     if n == 0:
         ax.text(0.5, 0.5, NO_DATA, transform=ax.transAxes, ha="center", va="center", color="0.35")
 
@@ -386,13 +393,14 @@ def lab_share_figure(
     """Stacked token share by lab; dashed: the three big closed labs without open weights."""
     fig, ax = _axes("Token share by lab (all tokens served)")
     labs = [k for k in scenario.labs if f"share_tokens_{k}" in df.columns]
-    x = np.arange(len(df))
     if len(df):
+        # One block per quarter (edges at ±0.5), so a single quarter shows too.
+        edges = (np.arange(len(df))[:, None] + np.array([-0.5, 0.5])).ravel()
         ax.stackplot(
-            x,
-            [df[f"share_tokens_{k}"].fillna(0).to_numpy() for k in labs],
+            edges,
+            [np.repeat(df[f"share_tokens_{k}"].fillna(0).to_numpy(), 2) for k in labs],
             labels=[f"{scenario.labs[k].name} ({scenario.labs[k].policy})" for k in labs],
-            colors=[LAB_COLORS.get(k, "0.5") for k in labs],
+            colors=[PANEL_COLORS.get(k, "0.5") for k in labs],
             alpha=0.9,
         )
     big = [k for k in ("openai", "anthropic", "google") if k in labs]

@@ -7,6 +7,8 @@ visualization are imported only by the server process it starts.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import os
 import subprocess
 import sys
@@ -54,8 +56,39 @@ def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _major(package: str) -> int | None:
+    try:
+        return int(importlib.metadata.version(package).split(".")[0])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return None
+
+
+def preflight() -> str | None:
+    """What would keep the dashboard from working, or None.
+
+    Mesa 3.5's SolaraViz lays its plots out with a Vue 2 grid: with ipyvue/ipyvuetify 2 or
+    later (Vue 3) the page shows the sidebar and no plots (mesa issue #3806). Mesa's
+    visualization also imports altair.
+    """
+    for package in ("ipyvue", "ipyvuetify"):
+        major = _major(package)
+        if major is not None and major >= 2:
+            return (
+                f"the dashboard needs {package}<2 (Mesa's SolaraViz plot grid is Vue 2 only); "
+                "run: pip install 'ipyvue<2' 'ipyvuetify<2'"
+            )
+    for module in ("solara", "altair"):
+        if importlib.util.find_spec(module) is None:
+            return f"the dashboard needs {module}; run: pip install {module}"
+    return None
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Run the dashboard server until interrupted; returns its exit status."""
+    problem = preflight()
+    if problem:
+        print(f"error: dashboard: {problem}", file=sys.stderr)
+        return 2
     cmd = server_command(args.host, args.port)
     print(f"openweight-sim dashboard: http://{args.host}:{args.port}  (Ctrl-C to stop)")
     sys.stdout.flush()

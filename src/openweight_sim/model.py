@@ -407,7 +407,18 @@ class OpenWeightMarket(mesa.Model):
             "self_price": self_price,
         }
 
-    def _solve(self, opts: Options, demand: dict[str, Any]) -> market.Equilibrium:
+    def _solve(
+        self, opts: Options, demand: dict[str, Any], tol: float = 1e-10, max_iter: int = 2_000
+    ) -> market.Equilibrium:
+        """Bertrand–Nash (or adaptive) prices of this quarter's options.
+
+        Args:
+            opts: the options.
+            demand: utilities, availability and weights from :meth:`_demand_system`.
+            tol: stopping tolerance of the zeta-markup fixed point.
+            max_iter: iteration budget; a market without a pure-strategy equilibrium stops
+                here and is flagged (``pricing_converged``).
+        """
         pr = self.config.pricing
         cost = np.where(opts.fixed, 1.0, opts.cost)  # self-host price is folded into utility
         ownership = None
@@ -416,7 +427,6 @@ class OpenWeightMarket(mesa.Model):
             ownership = (opts.firm[:, None] == opts.firm[None, :]).astype(float)
             rivals = closed[:, None] & closed[None, :] & (ownership == 0)
             ownership[rivals] = pr.closed_conduct
-        max_iter = 2_000  # a market without a pure equilibrium stops here (flagged)
         # Warm start from last quarter's prices (new options start at cost): the fixed point
         # is the same, it is just reached in fewer iterations.
         initial = np.array(
@@ -435,7 +445,7 @@ class OpenWeightMarket(mesa.Model):
             available=demand["available"],
             fixed=opts.fixed,
             ownership=ownership,
-            tol=1e-10,
+            tol=tol,
             max_iter=max_iter,
             price_cap=pr.price_cap,
             initial_prices=initial,
@@ -488,7 +498,8 @@ class OpenWeightMarket(mesa.Model):
         if groups["rows"].size == 0:
             groups = self._groups(opts, everyone=True)
         demand = self._demand_system(opts, groups)
-        eq = self._solve(opts, demand)
+        # Entry only needs expected profits to rank candidates: a looser tolerance suffices.
+        eq = self._solve(opts, demand, tol=1e-6, max_iter=500)
         volume = (demand["weight"][:, None] * eq.shares).sum(axis=0)
         profit = (eq.prices - np.where(opts.fixed, 1.0, opts.cost)) * volume
         cand = set(candidates)

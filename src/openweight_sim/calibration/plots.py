@@ -91,7 +91,15 @@ def validation_figure(sim: pd.DataFrame, card: pd.DataFrame, title: str = "") ->
             name = f"{SHORT[metric]}: " if len(metrics) > 1 else ""
             if col in bands.columns.get_level_values(0):
                 b = bands[col]
-                ax.plot(x, b["mean"], color=color, lw=1.8, label=f"{name}simulated mean, 5–95%")
+                ax.plot(
+                    x,
+                    b["mean"],
+                    color=color,
+                    lw=1.8,
+                    marker="o",
+                    ms=2.5,
+                    label=f"{name}simulated mean, 5–95%",
+                )
                 ax.fill_between(x, b["p5"], b["p95"], color=color, alpha=0.18, lw=0)
             f = card[card["metric"] == metric]
             f = f[f["period"].isin(pos)]

@@ -55,7 +55,10 @@ def bands(df: pd.DataFrame, low: float = 0.05, high: float = 0.95) -> pd.DataFra
     """Per-quarter mean and [low, high] quantile band of every numeric column.
 
     Returns a tidy frame: quarter, column, mean, p5, p95 (names follow low/high), n.
+    Boolean columns (e.g. a convergence flag) count as 0/1: their mean is a share of runs.
     """
+    flags = [c for c in df.columns if pd.api.types.is_bool_dtype(df[c])]
+    df = df.astype(dict.fromkeys(flags, float))
     num = [
         c
         for c in df.columns
