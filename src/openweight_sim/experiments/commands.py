@@ -1,0 +1,486 @@
+"""Command line of the experiments: ``compare``, ``sweep`` and ``analyze``.
+
+``openweight_sim.cli`` calls :func:`register`; each handler returns an exit status. Input
+errors are raised as :class:`~openweight_sim.scenario.ScenarioError` (one line, exit 2)
+before anything is written; results directories are written atomically, except a sweep's,
+which is filled run by run so that it can be resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from openweight_sim import __version__
+from openweight_sim.experiments.executors import EXECUTORS, default_workers
+from openweight_sim.scenario import QUARTER_RE, ScenarioError
+
+SWEEP_EPILOG = """\
+sweep file (YAML; see scenarios/sweeps/small.yaml):
+  scenario: baseline                 bundled name or path
+  counterfactual: no_open_weights    optional: enables column/cf@quarter outputs
+  constants: {developers.count: 2000}   overrides applied to every run
+  design: {method: sobol, samples: 64, seed: 7}   grid | lhs | sobol | morris
+  parameters:
+    developers.price_sensitivity: [0.5, 2.0]   [low, high] for lhs/sobol/morris
+    labs.meta.release_interval: [2, 3, 4]      list of values for grid
+  replications: 3
+  outputs: [price_closed@2026Q4, share_open_tokens@final, price_closed/cf@2026Q4]
+
+Run i (point p, replication r, i = p*replications + r) uses seed
+spawn_seeds(design.seed, runs)[i]; results are identical for every executor and worker
+count. Each finished run is stored at once in OUT/runs/; --resume skips them.
+Bundled sweeps: small (under a minute), thesis_sobol (the real one)."""
+
+ANALYZE_EPILOG = """\
+methods:
+  sobol   first-order S1 and total ST indices with 95% intervals (needs a sobol design)
+  morris  mu* (with 95% interval) and sigma (needs a morris design)
+  prim    scenario discovery: boxes of parameter ranges where OUTPUT < THRESHOLD
+          (or > with --above), with coverage and density (any design)
+
+Outputs are averaged over each point's replications. To ask "where does the closed price
+fall below X% of its counterfactual?", sweep with `counterfactual: no_open_weights` and
+the output price_closed/cf@2026Q4 (the ratio of the two runs with the same parameters and
+seed), then: analyze DIR --method prim --output price_closed/cf@2026Q4 --threshold 0.5"""
+
+
+def _cli():
+    from openweight_sim import cli
+
+    return cli
+
+
+def _check_workers(args: argparse.Namespace, command: str) -> None:
+    if args.workers is not None and args.workers < 1:
+        raise _cli().CliError(f"{command}: --workers must be >= 1 (got {args.workers})")
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _parse_quarters(text: str | None, both: list[str]) -> list[str] | None:
+    if not text:
+        return None
+    quarters = [q.strip() for q in text.split(",") if q.strip()]
+    for q in quarters:
+        if not QUARTER_RE.match(q):
+            raise ScenarioError("--quarters", q, "expected a quarter such as 2026Q4")
+        if q not in both:
+            raise ScenarioError(
+                "--quarters", q, f"not simulated by both scenarios ({both[0]}–{both[-1]})"
+            )
+    return quarters
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Paired comparison of two scenarios; prints the thesis table, writes results."""
+    from openweight_sim.experiments.compare import compare_frames, paired_runs
+    from openweight_sim.experiments.plots import plot_compare_fans
+    from openweight_sim.experiments.replicate import bands
+    from openweight_sim.experiments.thesis import thesis_text
+    from openweight_sim.io import atomic_dir, write_json, write_table
+    from openweight_sim.scenario import load_scenario
+    from openweight_sim.seeds import spawn_seeds
+
+    cli = _cli()
+    if args.replications < 2:
+        raise cli.CliError("compare: --replications must be >= 2 (intervals need pairs)")
+    _check_workers(args, "compare")
+    overrides = cli.overrides_from(args)
+    sa = load_scenario(args.a, overrides)
+    sb = load_scenario(args.b, overrides)
+    both = [q for q in sa.quarters if q in set(sb.quarters)]
+    if not both:
+        raise ScenarioError(args.b, "", f"shares no quarter with {sa.name}")
+    quarters = _parse_quarters(args.quarters, both)
+    out = Path(args.out or Path("results") / f"compare-{sa.name}-vs-{sb.name}")
+    started = time.perf_counter()
+    qa, qb = paired_runs(sa, sb, args.replications, args.seed, None, args.executor, args.workers)
+    table = compare_frames(qa, qb, quarters)
+    text = thesis_text(table, sa.name, sb.name, args.replications, args.seed)
+    with atomic_dir(out) as tmp:
+        write_table(table, tmp, "compare")
+        write_table(qa, tmp, "quarters_a")
+        write_table(qb, tmp, "quarters_b")
+        bq = pd.concat(
+            [
+                bands(qa).assign(scenario=sa.name, side="A"),
+                bands(qb).assign(scenario=sb.name, side="B"),
+            ],
+            ignore_index=True,
+        )
+        write_table(bq, tmp, "bands")
+        (tmp / "thesis.txt").write_text(text + "\n")
+        plot_compare_fans(qa, qb, tmp / "plots", sa.name, sb.name)
+        write_json(
+            tmp / "metadata.json",
+            {
+                "command": " ".join(sys.argv),
+                "openweight_sim_version": __version__,
+                "created_unix": time.time(),
+                "replications": args.replications,
+                "seeds": {
+                    "root": args.seed,
+                    "run_seeds": spawn_seeds(args.seed, args.replications),
+                    "pairing": "replication r of A and of B use run_seeds[r]",
+                },
+                "quarters": list(dict.fromkeys(table["quarter"])),
+                "scenario_a": sa.model_dump(mode="json"),
+                "scenario_b": sb.model_dump(mode="json"),
+            },
+        )
+    print(text)
+    elapsed = time.perf_counter() - started
+    print(
+        f"\n{2 * args.replications} runs in {elapsed:.1f} s; results: {out}/ "
+        "(compare.csv, thesis.txt, quarters_a.csv, quarters_b.csv, bands.csv, plots/)"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def _summary(results: pd.DataFrame, outputs: list[str]) -> str:
+    lines = [f"{'output':40}{'mean':>12}{'p5':>12}{'p95':>12}{'NaN':>6}"]
+    for o in outputs:
+        v = results[o].to_numpy(dtype=float)
+        f = v[np.isfinite(v)]
+        stats = [f.mean(), *np.quantile(f, [0.05, 0.95])] if f.size else [np.nan] * 3
+        lines.append(f"{o:40}" + "".join(f"{s:>12.4g}" for s in stats) + f"{v.size - f.size:>6}")
+    return "\n".join(lines)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run a sweep file; every finished run is stored at once (resumable)."""
+    from openweight_sim.experiments.spec import read_sweep_file
+    from openweight_sim.experiments.store import RunStore
+    from openweight_sim.experiments.sweep import run_sweep
+
+    _check_workers(args, "sweep")
+    spec, path = read_sweep_file(args.file)
+    out = Path(args.out or Path("results") / "sweeps" / (spec.name or path.stem))
+    executor = "dask" if args.scheduler else args.executor
+    workers = 1 if executor == "serial" else (args.workers or default_workers())
+    try:
+        results = run_sweep(
+            path,
+            out,
+            executor=executor,
+            workers=workers,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            progress=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        store = RunStore(out)
+        n = len(list(store.runs_dir.glob("run-*.json"))) if store.runs_dir.is_dir() else 0
+        print(
+            f"error: interrupted; {n} finished runs are stored in {out}/runs; continue with: "
+            f"openweight-sim sweep {args.file} --out {out} --resume",
+            file=sys.stderr,
+        )
+        return 130
+    manifest = RunStore(out).read_manifest()
+    session = manifest["sessions"][-1]
+    n_runs, n_points = manifest["n_runs"], len(results["point"].unique())
+    rate = session.get("runs_per_s") or 0.0
+    print(
+        f"{spec.name}: {n_runs} runs ({n_points} points × {spec.replications} replications, "
+        f"{spec.design.method} design); this session ran {session['runs']} in "
+        f"{session['elapsed_s']:.1f} s = {rate:.2f} runs/s ({executor}, {workers} worker(s))"
+        + (f"; {session['runs_before']} were already stored" if session["runs_before"] else "")
+    )
+    print(_summary(results, list(spec.outputs)))
+    print(f"results: {out}/results.csv (runs: {out}/runs/, manifest: {out}/manifest.json)")
+    if manifest["n_failed"]:
+        failed = results[results["status"] != "ok"]
+        rec = json.loads(RunStore(out).run_path(int(failed["run"].iloc[0])).read_text())
+        print(
+            f"error: {manifest['n_failed']} run(s) failed (run {rec['run']}: {rec['error']}); "
+            "rerun with --resume to retry them",
+            file=sys.stderr,
+        )
+        return 1
+    method = {"sobol": "sobol", "morris": "morris"}.get(spec.design.method, "prim")
+    print(f"next: openweight-sim analyze {out} --method {method}")
+    return 0
+
+
+# --------------------------------------------------------------------------- analyze
+
+
+def _write_sensitivity(sweep, method: str, outputs: list[str] | None, tmp: Path) -> str:
+    from openweight_sim.experiments import plots
+    from openweight_sim.experiments.sensitivity import morris_indices, sobol_indices
+    from openweight_sim.io import write_table
+
+    if method == "sobol":
+        table = sobol_indices(sweep, outputs)
+        key, fig_fn = "ST", plots.sobol_figure
+    else:
+        table = morris_indices(sweep, outputs)
+        key, fig_fn = "mu_star", plots.morris_figure
+    write_table(table, tmp, method)
+    lines = []
+    for out in dict.fromkeys(table["output"]):
+        t = table[table["output"] == out].sort_values(key, ascending=False)
+        lines.append(f"\n{method.capitalize()} indices of {out}:")
+        if t[key].isna().all():
+            y = sweep.point_means()[out]
+            n_nan = int(y.isna().sum())
+            why = (
+                f"NaN at {n_nan} of {len(y)} points; the analysis needs a value at every "
+                "point, so choose an output defined everywhere"
+                if n_nan
+                else "the output does not vary"
+            )
+            lines.append(f"  undefined: {why}")
+            continue
+        if method == "sobol":
+            lines.append(f"  {'parameter':40}{'S1':>8}{'95% CI':>18}{'ST':>8}{'95% CI':>18}")
+            for r in t.itertuples():
+                lines.append(
+                    f"  {r.parameter:40}{r.S1:>8.3f}{f'{r.S1_lo:.3f}–{r.S1_hi:.3f}':>18}"
+                    f"{r.ST:>8.3f}{f'{r.ST_lo:.3f}–{r.ST_hi:.3f}':>18}"
+                )
+        else:
+            lines.append(f"  {'parameter':40}{'mu*':>12}{'± 95%':>12}{'sigma':>12}{'mu':>12}")
+            for r in t.itertuples():
+                lines.append(
+                    f"  {r.parameter:40}{r.mu_star:>12.4g}{r.mu_star_conf:>12.3g}"
+                    f"{r.sigma:>12.4g}{r.mu:>12.4g}"
+                )
+        fig = fig_fn(table, out)
+        plots.save_figure(fig, tmp / "plots" / f"{method}_{plots.slug(out)}.png")
+    return "\n".join(lines)
+
+
+def _bounds(sweep) -> dict[str, tuple[float, float]]:
+    pts = sweep.points
+    if sweep.spec.design.method == "grid":
+        return {c: (float(pts[c].min()), float(pts[c].max())) for c in pts}
+    return {c: sweep.spec.bounds(c) for c in sweep.spec.parameter_names}
+
+
+def _write_prim(sweep, args: argparse.Namespace, tmp: Path) -> str:
+    from openweight_sim.experiments import plots
+    from openweight_sim.experiments.discovery import boxes_table, prim
+    from openweight_sim.io import write_table
+
+    cli = _cli()
+    if args.threshold is None:
+        raise cli.CliError("analyze: --method prim needs --threshold (cases: output < threshold)")
+    if args.output and len(args.output) > 1:
+        raise cli.CliError("analyze: --method prim takes one --output")
+    outputs = sweep.outputs
+    target = (
+        args.output[0] if args.output else next((o for o in outputs if "/cf@" in o), outputs[0])
+    )
+    if target not in outputs:
+        raise ScenarioError(
+            str(sweep.directory),
+            "outputs",
+            f"no output {target!r} in this sweep (it has {', '.join(outputs)})",
+        )
+    pts = sweep.points
+    numeric = [c for c in pts if pd.api.types.is_numeric_dtype(pts[c])]
+    dropped = [c for c in pts if c not in numeric]
+    y_mean = sweep.point_means()[target]
+    keep = y_mean.notna().to_numpy()
+    y = (y_mean > args.threshold) if args.above else (y_mean < args.threshold)
+    x, y = pts.loc[keep, numeric].reset_index(drop=True), y[keep].to_numpy()
+    if not numeric:
+        raise ScenarioError(str(sweep.directory), "parameters", "no numeric parameter for PRIM")
+    op = ">" if args.above else "<"
+    question = f"{target} {op} {args.threshold:g}"
+    lines = [
+        f"\nPRIM: where is {question}? {int(y.sum())} of {len(y)} points "
+        f"({y.mean():.0%}; outputs averaged over {sweep.spec.replications} replication(s))"
+    ]
+    if dropped:
+        lines.append(f"  (non-numeric parameters left out: {', '.join(dropped)})")
+    cases = pts.assign(**{target: y_mean.to_numpy(), "of_interest": np.nan})
+    cases.loc[keep, "of_interest"] = y.astype(float)
+    write_table(cases, tmp, "prim_cases")
+    if not y.any():
+        lines.append("  no point meets the condition: no box")
+        write_table(boxes_table([]), tmp, "prim_boxes")
+        return "\n".join(lines)
+    boxes = prim(
+        x,
+        y,
+        peel_alpha=args.peel_alpha,
+        paste_alpha=args.paste_alpha,
+        mass_min=args.mass_min,
+        min_density=args.min_density,
+        max_boxes=args.boxes,
+        max_qp=args.max_qp,
+    )
+    table = boxes_table(boxes)
+    write_table(table, tmp, "prim_boxes")
+    traj = pd.concat(
+        [b.trajectory.assign(box=i) for i, b in enumerate(boxes, start=1)], ignore_index=True
+    )
+    write_table(traj, tmp, "prim_trajectory")
+    for i, b in enumerate(boxes, start=1):
+        lines.append(
+            f"Box {i}: coverage {b.coverage:.0%}, density {b.density:.0%}, mass {b.mass:.0%} "
+            f"({b.n} points, {b.n_interest} of interest)"
+        )
+        lines.append(f"  {b.describe()}")
+        for r in b.limits.itertuples():
+            lines.append(f"    {r.parameter:40} [{r.low:.4g}, {r.high:.4g}]  qp {r.qp:.2g}")
+    plots.save_figure(
+        plots.prim_tradeoff_figure(boxes[0].trajectory, boxes[0].selected, question),
+        tmp / "plots" / "prim_tradeoff.png",
+    )
+    plots.save_figure(
+        plots.prim_boxes_figure(table, _bounds(sweep), question), tmp / "plots" / "prim_boxes.png"
+    )
+    return "\n".join(lines)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Sensitivity indices (sobol, morris) or scenario discovery (prim) of a stored sweep."""
+    from openweight_sim.experiments.sweep import open_sweep
+    from openweight_sim.io import atomic_dir
+
+    sweep = open_sweep(args.sweep_dir)
+    method = args.method or {"sobol": "sobol", "morris": "morris"}.get(
+        sweep.spec.design.method, "prim"
+    )
+    if method in ("sobol", "morris"):
+        from openweight_sim.experiments.sensitivity import check_analyzable
+
+        check_analyzable(sweep, method)
+    elif not sweep.complete:
+        raise ScenarioError(
+            str(sweep.directory),
+            "",
+            "sweep incomplete; finish it with `openweight-sim sweep FILE --out DIR --resume`",
+        )
+    out = Path(args.out or Path(args.sweep_dir) / f"analysis-{method}")
+    with atomic_dir(out) as tmp:
+        if method == "prim":
+            text = _write_prim(sweep, args, tmp)
+        else:
+            text = _write_sensitivity(sweep, method, args.output, tmp)
+        (tmp / f"{method}.txt").write_text(text.lstrip("\n") + "\n")
+    print(f"{sweep.spec.name}: {len(sweep.results)} runs, {len(sweep.points)} points" + text)
+    print(f"\nresults: {out}/ ({method}*.csv, plots/)")
+    return 0
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def register(sub: Any) -> None:
+    """Add ``compare``, ``sweep`` and ``analyze`` to the ``openweight-sim`` parser."""
+    p = sub.add_parser(
+        "compare",
+        help="paired runs of two scenarios (common random numbers): ratios and differences",
+        description="Run scenarios A and B with common random numbers (replication r of "
+        "both uses the same seed) and report A/B ratios and A-B differences with 95% "
+        "intervals at each year's last quarter, led by the thesis table. Example: "
+        "openweight-sim compare baseline no_open_weights",
+    )
+    p.add_argument("a", help="scenario A (bundled name or YAML path)")
+    p.add_argument("b", help="scenario B, the reference (e.g. no_open_weights)")
+    p.add_argument("--replications", type=int, default=10, help="paired runs (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="PATH=VALUE",
+        help="override a parameter in both scenarios",
+    )
+    p.add_argument(
+        "--quarters",
+        metavar="Q,Q",
+        help="quarters to compare, e.g. 2025Q4,2027Q4 (default: each year's last quarter)",
+    )
+    p.add_argument("--executor", choices=EXECUTORS, default="serial")
+    p.add_argument("--workers", type=int, help="parallel workers (default: CPUs)")
+    p.add_argument("--out", help="results directory (default results/compare-A-vs-B)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "sweep",
+        help="run a parameter sweep (grid, lhs, sobol, morris); resumable",
+        description="Run every point x replication of a sweep file, storing each finished "
+        "run at once.",
+        epilog=SWEEP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", help="sweep YAML file, or a bundled sweep's name (small, thesis_sobol)")
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="serial",
+        help="serial (default), processes (local process pool), dask",
+    )
+    p.add_argument("--workers", type=int, help="processes or Dask workers (default: CPUs)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+        "(implies --executor dask)",
+    )
+    p.add_argument("--out", help="sweep directory (default results/sweeps/<name>)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the sweep stored in --out, skipping its finished runs",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser(
+        "analyze",
+        help="Sobol or Morris sensitivity, or PRIM scenario discovery, of a sweep",
+        description="Analyse a finished sweep directory.",
+        epilog=ANALYZE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("sweep_dir", help="a sweep directory (written by `sweep`)")
+    p.add_argument(
+        "--method",
+        choices=("sobol", "morris", "prim"),
+        help="default: the sweep's design (sobol, morris), else prim",
+    )
+    p.add_argument(
+        "--output",
+        action="append",
+        metavar="NAME",
+        help="output(s) to analyse, e.g. price_closed@2026Q4 (default: all; prim: "
+        "the first ratio output, else the first)",
+    )
+    p.add_argument("--threshold", type=float, help="prim: cases of interest are output < this")
+    p.add_argument("--above", action="store_true", help="prim: cases are output > threshold")
+    p.add_argument(
+        "--min-density",
+        type=float,
+        default=0.8,
+        help="prim: least density of a selected box (default 0.8)",
+    )
+    p.add_argument("--peel-alpha", type=float, default=0.05, help="prim: peeling share (0.05)")
+    p.add_argument("--paste-alpha", type=float, default=0.05, help="prim: pasting share (0.05)")
+    p.add_argument("--mass-min", type=float, default=0.05, help="prim: smallest box (0.05)")
+    p.add_argument("--boxes", type=int, default=3, help="prim: most boxes (default 3)")
+    p.add_argument(
+        "--max-qp",
+        type=float,
+        default=0.5,
+        help="prim: drop limits whose quasi-p-value exceeds this (default 0.5)",
+    )
+    p.add_argument("--out", help="default SWEEP_DIR/analysis-<method>")
+    p.set_defaults(func=cmd_analyze)

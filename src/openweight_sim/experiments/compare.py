@@ -1,0 +1,215 @@
+"""Paired comparisons of two scenarios with common random numbers.
+
+Replication ``r`` of scenario A and of scenario B both run with the seed
+``spawn_seeds(seed, replications)[r]``, so the two differ only by the scenario, not by
+luck: the paired differences are far less noisy than independent runs would be, and a
+scenario compared with itself gives a ratio of exactly 1 with a zero-width interval.
+
+For each key column and chosen quarter (default: each year's last quarter):
+
+* ``ratio`` = mean(A) / mean(B), with a 95% interval from the paired replications by the
+  delta method: the standard error of the ratio of means is
+  ``sd(a_r − ratio·b_r) / (sqrt(n)·|mean(B)|)``, with Student's t quantile;
+* ``diff`` = mean(A − B), with the paired t interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from openweight_sim.experiments.replicate import run_one
+from openweight_sim.scenario import Scenario, ScenarioError, load_scenario, quarter_index
+from openweight_sim.seeds import spawn_seeds
+
+KEY_COLUMNS = (
+    "price_closed",
+    "price_open_hosted",
+    "price_gpt4_level",
+    "share_open_tokens",
+    "share_open_tokens_cn",
+    "share_open_spend",
+    "quality_gap",
+    "closed_gross_margin",
+    "host_gross_margin",
+    "closed_revenue",
+    "total_tokens",
+    "meta_net_payoff",
+    "consumer_surplus",
+)
+COMPARE_COLUMNS = [
+    "column",
+    "quarter",
+    "n",
+    "mean_a",
+    "mean_b",
+    "ratio",
+    "ratio_lo",
+    "ratio_hi",
+    "diff",
+    "diff_lo",
+    "diff_hi",
+]
+
+
+def _run_pair_task(task: tuple[Scenario, int, int, str]) -> tuple[str, int, pd.DataFrame]:
+    """Run one replication of one side (picklable, for the executors)."""
+    scenario, replication, seed, side = task
+    df = run_one(scenario, seed)
+    df.insert(0, "seed", seed)
+    df.insert(0, "replication", replication)
+    return side, replication, df
+
+
+def paired_runs(
+    a: str | Path | Scenario,
+    b: str | Path | Scenario,
+    replications: int = 10,
+    seed: int = 0,
+    overrides: Mapping[str, Any] | None = None,
+    executor: str = "serial",
+    workers: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run A and B with common random numbers; their tidy per-quarter frames.
+
+    Args:
+        a: scenario A (bundled name, YAML path or Scenario).
+        b: scenario B, the reference of ratios and differences.
+        replications: paired replications.
+        seed: root seed; replication r of both uses ``spawn_seeds(seed, replications)[r]``.
+        overrides: dotted-path overrides applied to both scenarios.
+        executor: ``serial``, ``processes`` or ``dask`` (same results for all).
+        workers: parallel workers.
+
+    Returns:
+        ``(quarters_a, quarters_b)`` with ``replication`` and ``seed`` columns.
+    """
+    from openweight_sim.experiments.executors import execute
+
+    sa, sb = load_scenario(a, overrides), load_scenario(b, overrides)
+    seeds = spawn_seeds(seed, replications)
+    tasks = [(sc, r, s, side) for side, sc in (("a", sa), ("b", sb)) for r, s in enumerate(seeds)]
+    got: dict[tuple[str, int], pd.DataFrame] = {}
+    for _, (side, r, df) in execute(_run_pair_task, tasks, executor, workers):
+        got[(side, r)] = df
+    frames = tuple(
+        pd.concat([got[(side, r)] for r in range(replications)], ignore_index=True)
+        for side in ("a", "b")
+    )
+    return frames[0], frames[1]
+
+
+def year_end_quarters(quarters: Sequence[str]) -> list[str]:
+    """Each year's last quarter present (Q4, or the final quarter of a shorter run)."""
+    by_year: dict[str, str] = {}
+    for q in quarters:
+        by_year[q[:4]] = q
+    return list(by_year.values())
+
+
+def common_quarters(qa: pd.DataFrame, qb: pd.DataFrame) -> list[str]:
+    """Quarters present in both frames, in time order."""
+    both = set(qa["quarter"]) & set(qb["quarter"])
+    return sorted(both, key=quarter_index)
+
+
+def ratio_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, ...]:
+    """Ratio of paired means and its delta-method t interval: (ratio, lo, hi)."""
+    n = a.size
+    mb = b.mean() if n else np.nan
+    if n == 0 or mb == 0 or not np.isfinite(mb):
+        return (np.nan, np.nan, np.nan)
+    r = float(a.mean() / mb)
+    if n < 2:
+        return (r, np.nan, np.nan)
+    resid = a - r * b
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * resid.std(ddof=1) / np.sqrt(n) / abs(mb))
+    return (r, r - half, r + half)
+
+
+def diff_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, ...]:
+    """Mean paired difference and its t interval: (diff, lo, hi)."""
+    d = a - b
+    n = d.size
+    if n == 0:
+        return (np.nan, np.nan, np.nan)
+    m = float(d.mean())
+    if n < 2:
+        return (m, np.nan, np.nan)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * d.std(ddof=1) / np.sqrt(n))
+    return (m, m - half, m + half)
+
+
+def compare_frames(
+    qa: pd.DataFrame,
+    qb: pd.DataFrame,
+    quarters: Sequence[str] | None = None,
+    columns: Sequence[str] = KEY_COLUMNS,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Ratios and differences A vs B, paired by replication, at the chosen quarters.
+
+    Pairs where either value is NaN (e.g. no hosted open model in B) are left out; ``n``
+    says how many pairs remain.
+    """
+    quarters = list(quarters) if quarters else year_end_quarters(common_quarters(qa, qb))
+    ia = qa.set_index(["quarter", "replication"])
+    ib = qb.set_index(["quarter", "replication"])
+    rows = []
+    for col in columns:
+        for q in quarters:
+            pair = pd.concat([ia.loc[q, col], ib.loc[q, col]], axis=1, keys=["a", "b"])
+            pair = pair.dropna().astype(float)
+            a, b = pair["a"].to_numpy(), pair["b"].to_numpy()
+            r, rlo, rhi = ratio_interval(a, b, level)
+            d, dlo, dhi = diff_interval(a, b, level)
+            rows.append(
+                {
+                    "column": col,
+                    "quarter": q,
+                    "n": a.size,
+                    "mean_a": float(a.mean()) if a.size else np.nan,
+                    "mean_b": float(b.mean()) if b.size else np.nan,
+                    "ratio": r,
+                    "ratio_lo": rlo,
+                    "ratio_hi": rhi,
+                    "diff": d,
+                    "diff_lo": dlo,
+                    "diff_hi": dhi,
+                }
+            )
+    return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+
+
+def check_quarters(quarters: Sequence[str], qa: pd.DataFrame, qb: pd.DataFrame) -> None:
+    """Raise a one-line error for a requested quarter missing from either scenario."""
+    both = set(common_quarters(qa, qb))
+    for q in quarters:
+        if q not in both:
+            span = f"{min(both, key=quarter_index)}–{max(both, key=quarter_index)}"
+            raise ScenarioError("--quarters", q, f"not simulated by both scenarios ({span})")
+
+
+def compare_scenarios(
+    a: str | Path | Scenario,
+    b: str | Path | Scenario,
+    replications: int = 10,
+    seed: int = 0,
+    quarters: Sequence[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    columns: Sequence[str] = KEY_COLUMNS,
+) -> pd.DataFrame:
+    """Paired comparison of A and B: one row per (column, quarter).
+
+    Columns: column, quarter, n, mean_a, mean_b, ratio (mean A / mean B) with ratio_lo and
+    ratio_hi, diff (mean of A − B) with diff_lo and diff_hi; intervals are 95%.
+    """
+    qa, qb = paired_runs(a, b, replications, seed, overrides)
+    if quarters:
+        check_quarters(quarters, qa, qb)
+    return compare_frames(qa, qb, quarters, columns)

@@ -1,0 +1,265 @@
+"""Plots of experiments: fan charts of replications, sensitivity bars, PRIM boxes.
+
+Every figure has a title, labelled axes with units and a legend. Fan charts show the mean
+over replications as a line and the 5–95% range of the runs as a shaded band; several
+scenarios (``compare``) are overlaid in one chart per quantity.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from openweight_sim.scenario import quarter_index
+
+USD_M = "USD per million tokens (log scale)"
+# column -> (title, y label, log axis)
+FAN_COLUMNS = {
+    "price_closed": ("Closed API price (token-weighted mean)", USD_M, True),
+    "price_open_hosted": ("Hosted open-weight price (token-weighted mean)", USD_M, True),
+    "price_gpt4_level": ("Cheapest price at GPT-4 level (Elo ≥ 1186)", USD_M, True),
+    "share_open_tokens": ("Open-weight share of tokens", "Share of all tokens (0–1)", False),
+    "quality_gap": ("Quality gap: best closed − best open model", "Elo points", False),
+    "closed_gross_margin": ("Closed labs' gross margin", "Gross margin (0–1)", False),
+}
+
+
+def slug(name: str) -> str:
+    """A file-name-safe version of an output name (``price_closed@2026Q4`` → ``..._2026Q4``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name.replace("/cf", "_vs_cf").replace("@", "_"))
+
+
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Write a figure as PNG (creating its folder) and close it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _quarter_axis(ax, quarters: list[str]) -> None:
+    ticks = [i for i, q in enumerate(quarters) if q.endswith("Q1")] or list(range(len(quarters)))
+    ax.set_xticks(ticks, [quarters[i][:4] for i in ticks])
+    ax.set_xlabel("Quarter (ticks at Q1)")
+    ax.set_xlim(-0.5, len(quarters) - 0.5)
+    ax.grid(alpha=0.3)
+
+
+def fan_stats(df: pd.DataFrame, column: str, low: float = 0.05, high: float = 0.95):
+    """Per-quarter mean and [low, high] quantiles of a column over replications."""
+    g = df.groupby("quarter", sort=False)[column]
+    return pd.DataFrame({"mean": g.mean(), "lo": g.quantile(low), "hi": g.quantile(high)})
+
+
+def fan_figure(
+    frames: Mapping[str, pd.DataFrame], column: str, title_suffix: str = ""
+) -> Figure | None:
+    """One fan chart of ``column``: a mean line and 5–95% band per labelled frame.
+
+    Returns None if the column is missing or undefined (NaN) in every frame.
+    """
+    title, ylabel, log = FAN_COLUMNS.get(column, (column, column, False))
+    title = f"{title} — {title_suffix}" if title_suffix else title
+    usable = {k: df for k, df in frames.items() if column in df and df[column].notna().any()}
+    if not usable:
+        return None
+    quarters = sorted(
+        set().union(*(set(df["quarter"]) for df in usable.values())), key=quarter_index
+    )
+    pos = {q: i for i, q in enumerate(quarters)}
+    fig, ax = plt.subplots(figsize=(9, 5), layout="constrained")
+    ax.set_title(title, fontsize=12, loc="left")
+    for k, (label, df) in enumerate(usable.items()):
+        st = fan_stats(df, column)
+        x = [pos[q] for q in st.index]
+        n = df["replication"].nunique() if "replication" in df else 1
+        color = f"C{k}"
+        ax.fill_between(
+            x,
+            st["lo"],
+            st["hi"],
+            color=color,
+            alpha=0.22,
+            lw=0,
+            label=f"{label}: 5–95% of {n} runs",
+        )
+        ax.plot(x, st["mean"], color=color, lw=2.2, label=f"{label}: mean")
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    _quarter_axis(ax, quarters)
+    ax.legend(loc="best", fontsize=9)
+    return fig
+
+
+def plot_fans(df: pd.DataFrame, out_dir: str | Path, scenario: str = "") -> list[Path]:
+    """Fan charts of one scenario's replications (``quarters.csv`` with ``replication``)."""
+    paths = []
+    for col in FAN_COLUMNS:
+        fig = fan_figure({scenario or "scenario": df}, col, scenario)
+        if fig is not None:
+            paths.append(save_figure(fig, Path(out_dir) / f"fan_{col}.png"))
+    return paths
+
+
+def plot_compare_fans(
+    qa: pd.DataFrame, qb: pd.DataFrame, out_dir: str | Path, name_a: str, name_b: str
+) -> list[Path]:
+    """Fan charts overlaying scenarios A and B (paired replications)."""
+    if name_a == name_b:
+        name_a, name_b = f"{name_a} (A)", f"{name_b} (B)"
+    paths = []
+    for col in FAN_COLUMNS:
+        fig = fan_figure({name_a: qa, name_b: qb}, col, f"{name_a} vs {name_b}")
+        if fig is not None:
+            paths.append(save_figure(fig, Path(out_dir) / f"fan_{col}.png"))
+    return paths
+
+
+def sobol_figure(table: pd.DataFrame, output: str) -> Figure:
+    """Bars of first-order (S1) and total (ST) Sobol indices with 95% intervals."""
+    t = table[table["output"] == output].sort_values("ST", ascending=True)
+    y = np.arange(len(t))
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.45 * len(t)), layout="constrained")
+    ax.set_title(f"Sobol sensitivity of {output}", fontsize=12, loc="left")
+    ax.barh(
+        y + 0.2,
+        t["ST"],
+        height=0.38,
+        xerr=t["ST_conf"],
+        color="C1",
+        capsize=3,
+        label="ST: total effect (alone + interactions)",
+    )
+    ax.barh(
+        y - 0.2,
+        t["S1"],
+        height=0.38,
+        xerr=t["S1_conf"],
+        color="C0",
+        capsize=3,
+        label="S1: first-order effect (alone)",
+    )
+    ax.set_yticks(y, t["parameter"])
+    ax.set_xlabel("Share of the output's variance (error bars: 95% bootstrap interval)")
+    ax.axvline(0, color="k", lw=0.8)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    return fig
+
+
+def morris_figure(table: pd.DataFrame, output: str) -> Figure:
+    """Morris screening: mu* bars with intervals, and the mu*–sigma plane."""
+    t = table[table["output"] == output].sort_values("mu_star", ascending=True)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 1.6 + 0.45 * len(t)), layout="constrained")
+    fig.suptitle(f"Morris screening of {output}", fontsize=12, x=0.01, ha="left")
+    y = np.arange(len(t))
+    ax1.barh(
+        y,
+        t["mu_star"],
+        xerr=t["mu_star_conf"],
+        color="C0",
+        capsize=3,
+        label="μ*: mean |elementary effect|",
+    )
+    ax1.set_yticks(y, t["parameter"])
+    ax1.set_xlabel("μ* (output units per full parameter range; bars: 95% interval)")
+    ax1.grid(axis="x", alpha=0.3)
+    ax1.legend(loc="lower right", fontsize=9)
+    ax2.scatter(t["mu_star"], t["sigma"], color="C3", label="parameters")
+    for row in t.itertuples():
+        ax2.annotate(
+            row.parameter,
+            (row.mu_star, row.sigma),
+            fontsize=8,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    lim = float(np.nanmax([t["mu_star"].max(), t["sigma"].max(), 1e-12]))
+    ax2.plot([0, lim], [0, lim], color="0.5", ls=":", label="σ = μ* (strongly non-linear)")
+    ax2.set_xlabel("μ* (influence)")
+    ax2.set_ylabel("σ (non-linearity or interactions)")
+    ax2.grid(alpha=0.3)
+    ax2.legend(loc="upper left", fontsize=9)
+    return fig
+
+
+def prim_tradeoff_figure(trajectory: pd.DataFrame, selected: int, target: str) -> Figure:
+    """PRIM's peeling trajectory: coverage vs density, coloured by restricted parameters."""
+    fig, ax = plt.subplots(figsize=(8, 5.5), layout="constrained")
+    ax.set_title(f"PRIM peeling trajectory: {target}", fontsize=12, loc="left")
+    sc = ax.scatter(
+        trajectory["coverage"],
+        trajectory["density"],
+        c=trajectory["n_restricted"],
+        cmap="viridis",
+        label="boxes while peeling",
+    )
+    ax.scatter(
+        [trajectory.loc[selected, "coverage"]],
+        [trajectory.loc[selected, "density"]],
+        marker="*",
+        s=260,
+        facecolor="none",
+        edgecolor="C3",
+        lw=2,
+        label="selected box (before pasting)",
+    )
+    fig.colorbar(sc, ax=ax, label="Parameters restricted")
+    ax.set_xlabel("Coverage: share of all cases of interest inside the box")
+    ax.set_ylabel("Density: share of the box's points that are cases of interest")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=9)
+    return fig
+
+
+def prim_boxes_figure(
+    table: pd.DataFrame, bounds: Mapping[str, tuple[float, float]], target: str
+) -> Figure:
+    """Each box's restricted ranges, drawn within the sweep's ranges (normalised to 0–1)."""
+    rows = table.dropna(subset=["parameter"])
+    params = list(dict.fromkeys(rows["parameter"])) or ["(none)"]
+    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.5 * len(params)), layout="constrained")
+    ax.set_title(f"PRIM boxes: {target}", fontsize=12, loc="left")
+    nbox = int(table["box"].max()) if len(table) else 0
+    for b in range(1, nbox + 1):
+        tb = rows[rows["box"] == b]
+        head = table[table["box"] == b].iloc[0]
+        label = f"box {b}: coverage {head['coverage']:.0%}, density {head['density']:.0%}"
+        for k, row in enumerate(tb.itertuples()):
+            lo, hi = bounds[row.parameter]
+            span = hi - lo or 1.0
+            offset = 0.0 if nbox == 1 else -0.25 + 0.5 * (b - 1) / (nbox - 1)
+            y = params.index(row.parameter) + offset
+            ax.plot(
+                [(row.low - lo) / span, (row.high - lo) / span],
+                [y, y],
+                lw=6,
+                color=f"C{b - 1}",
+                solid_capstyle="butt",
+                label=label if k == 0 else None,
+            )
+    ax.set_yticks(range(len(params)), params)
+    ax.set_ylim(-0.6, len(params) - 0.4)
+    ax.invert_yaxis()
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_xlabel("Position within the parameter's sampled range (0 = low, 1 = high)")
+    ax.grid(axis="x", alpha=0.3)
+    if len(rows):
+        ax.legend(loc="upper right", fontsize=9)
+    else:
+        ax.text(
+            0.5, 0.5, "no restriction: the whole sampled space", ha="center", transform=ax.transAxes
+        )
+    return fig
