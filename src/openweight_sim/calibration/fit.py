@@ -108,10 +108,12 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
     ),
     FreeParameter(
         "developers.quality_sensitivity",
-        0.5,
+        2.0,
         10.0,
         log=True,
-        targets="premium of the best model: flagship price, spend shares",
+        targets="premium of the best model: flagship price, spend shares "
+        "(prior: >= 2 per 100 Elo, since Arena Elo compresses capability: GPT-4o vs 4o mini "
+        "~13 Elo at a 17x price ratio, F20-F22)",
     ),
     FreeParameter(
         "developers.switching_cost",
@@ -151,9 +153,10 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
     ),
     FreeParameter(
         "pricing.nest_sigma",
-        0.0,
+        0.5,
         0.95,
-        targets="host competition: hosted 70B price (F07–F09)",
+        targets="host competition: hosted 70B price (F07–F09) "
+        "(prior: hosts of the same weights are close substitutes, F10, F46)",
     ),
 )
 """The default free parameters, their bounds and the facts that identify them."""
