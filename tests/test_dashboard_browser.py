@@ -161,7 +161,8 @@ def test_dashboard_offline_in_chromium(server: str, tmp_path: Path) -> None:
             for name in PLOTS:
                 assert baseline_q2[name] != empty[name], f"{name} did not change when stepping"
 
-            # Move the price-sensitivity slider (1.0 -> 1.5) with the keyboard, then Reset.
+            # Move the price-sensitivity slider up five steps of 0.1 with the keyboard (from
+            # the calibrated baseline value, snapped to the slider's grid), then Reset.
             slider = page.locator(
                 ".v-input", has=page.locator("label", has_text="Price sensitivity")
             )
@@ -174,10 +175,11 @@ def test_dashboard_offline_in_chromium(server: str, tmp_path: Path) -> None:
                 "([el, v]) => el.getAttribute('aria-valuenow') !== v",
                 arg=[thumb.element_handle(), before],
             )
-            assert float(thumb.get_attribute("aria-valuenow")) == pytest.approx(1.5)
+            moved = round(float(before) + 0.5, 1)
+            assert float(thumb.get_attribute("aria-valuenow")) == pytest.approx(moved)
             page.get_by_role("button", name="Reset").click()
             page.wait_for_selector("text=not started")
-            page.wait_for_selector("b:has-text('Price sensitivity: ×1.5')")
+            page.wait_for_selector(f"b:has-text('Price sensitivity: ×{moved:.1f}')")
 
             _step_to(page, 1)
             _step_to(page, 2)

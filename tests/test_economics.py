@@ -36,11 +36,14 @@ def test_higher_moe_leverage_lowers_hosted_open_prices():
     high = {"labs.meta.moe_leverage.frontier": 18, "labs.meta.moe_leverage.mid": 18}
     for seed in SEEDS[:2]:
         lo, hi = frame("baseline", seed, **low), frame("baseline", seed, **high)
-        for tier in ("frontier", "mid"):
-            assert _meta_hosted_price(hi, tier) < 0.5 * _meta_hosted_price(lo, tier), tier
-        # the small tier's architecture is untouched: it moves only through rivals' prices
-        small_hi, small_lo = _meta_hosted_price(hi, "small"), _meta_hosted_price(lo, "small")
-        assert abs(small_hi / small_lo - 1) < 0.05
+        ratio = {
+            t: _meta_hosted_price(hi, t) / _meta_hosted_price(lo, t)
+            for t in ("frontier", "mid", "small")
+        }
+        # the tiers whose leverage changed get more than 2x cheaper to buy ...
+        assert ratio["frontier"] < 0.5 and ratio["mid"] < 0.5, ratio
+        # ... and more so than the small tier, which moves only through spill-overs
+        assert max(ratio["frontier"], ratio["mid"]) < ratio["small"], ratio
 
 
 def test_higher_origin_aversion_lowers_chinese_share():

@@ -80,3 +80,23 @@ def test_compare_bad_quarter_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --quarters: 2031Q4: not simulated by both scenarios (2023Q1–2027Q4)"]
     assert not out.exists()
+
+
+def test_fieller_ratio_interval_coverage_and_positivity():
+    rng = np.random.default_rng(11)
+    hits = 0
+    for _ in range(2000):
+        b = rng.normal(10.0, 2.0, 6)
+        a = 0.5 * b + rng.normal(0.0, 1.0, 6)
+        r, lo, hi = ratio_interval(a, b)
+        assert lo <= r <= hi
+        hits += lo <= 0.5 <= hi
+    assert 0.93 <= hits / 2000 <= 0.97  # nominal 95%
+    # clearly positive numerator and denominator: the interval stays positive
+    a = np.array([0.2, 0.3, 0.25, 0.35, 0.22])
+    b = np.array([1.0, 1.1, 0.9, 1.2, 1.0])
+    _, lo, _ = ratio_interval(a, b)
+    assert lo > 0
+    # a denominator not clearly different from zero gives an unbounded (NaN) interval
+    _, lo, hi = ratio_interval(np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.5, 1.0]))
+    assert np.isnan(lo) and np.isnan(hi)

@@ -61,8 +61,12 @@ def test_market_well_formed(kw, seed):
     assert (api["price"] <= m.config.pricing.price_cap * (1 + 1e-9)).all()
     num = df.select_dtypes("number").drop(columns=["price_gpt4_level", "price_open_hosted_70b"])
     later = num.iloc[2:]
-    finite_cols = ["share_open_tokens", "total_tokens", "meta_net_payoff", "consumer_surplus"]
+    finite_cols = ["total_tokens", "meta_net_payoff", "consumer_surplus"]
     assert np.isfinite(later[finite_cols].to_numpy()).all()
+    # a share exists exactly when tokens were sold (at the choke price nobody may buy)
+    sold = later["total_tokens"] > 0
+    assert np.isfinite(later.loc[sold, "share_open_tokens"]).all()
+    assert later.loc[~sold, "share_open_tokens"].isna().all()
     # a mean price exists exactly when tokens of that kind were sold
     closed_tokens = offers[offers["kind"] == "closed_api"].groupby("quarter")["tokens_m"].sum()
     price_closed = df.set_index("quarter")["price_closed"].reindex(closed_tokens.index)

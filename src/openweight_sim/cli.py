@@ -235,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``openweight-sim`` console script."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # the CLI only writes files; notebooks keep their own backend
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

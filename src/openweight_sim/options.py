@@ -141,6 +141,7 @@ class SegmentArrays:
     self_host_fixed: np.ndarray
     self_host_util: np.ndarray
     api_constant: np.ndarray
+    open_constant: np.ndarray
     outside: np.ndarray
     hobbyist_research: np.ndarray
 
@@ -163,6 +164,7 @@ class SegmentArrays:
             self_host_fixed=arr("self_host_fixed_usd"),
             self_host_util=arr("self_host_utilization"),
             api_constant=arr("api_constant"),
+            open_constant=arr("open_constant"),
             outside=arr("outside_utility"),
             hobbyist_research=np.array(["hobby" in n for n in names]),
         )
@@ -211,6 +213,7 @@ def segment_utility(
     """Mean utility net of price for strategic options, including it for self-hosting (S×J).
 
     u = β_q·(quality − 1186)/100 + brand + ecosystem(lab) − aversion·CN + API constant
+        + open constant·open
         − overhead·self-host − outside utility; self-hosting also − α·ln(own cost),
     since its price is the developer's own cost rather than a firm's choice.
     """
@@ -219,6 +222,7 @@ def segment_utility(
     u = u + (opts.brand + ecosystem[opts.lab])[None, :]
     u = u - seg.cn_aversion[:, None] * opts.cn[None, :]
     u = u + seg.api_constant[:, None] * opts.api[None, :]
+    u = u + seg.open_constant[:, None] * opts.open[None, :]
     u = u - self_host_overhead * opts.fixed[None, :]
     u = u - seg.outside[:, None]
     sh = opts.fixed

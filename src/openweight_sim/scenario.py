@@ -194,6 +194,13 @@ class Segment(Strict):
     )
     self_host_utilization: float = Field(0.3, gt=0, le=1)
     api_constant: float = Field(0.0, ge=-20, le=20, description="utility of using an API")
+    open_constant: float = Field(
+        0.0,
+        ge=-20,
+        le=20,
+        description="utility of open-weight options however served (negative: a preference "
+        "for closed vendors' support, indemnity and SLAs)",
+    )
     outside_utility: float = Field(
         0.0, ge=-20, le=20, description="utility of not using an LLM this quarter"
     )

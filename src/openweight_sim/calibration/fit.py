@@ -140,10 +140,11 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
         targets="Anthropic enterprise spend share (F24, F26)",
     ),
     FreeParameter(
-        "developers.segments.enterprise.api_constant",
-        -3.0,
-        3.0,
-        targets="open share of enterprise workloads (F27)",
+        "developers.segments.enterprise.open_constant",
+        -5.0,
+        2.0,
+        targets="open share of enterprise workloads (F27): enterprises' preference for "
+        "closed vendors",
     ),
     FreeParameter(
         "developers.self_host_overhead",

@@ -7,9 +7,11 @@ scenario compared with itself gives a ratio of exactly 1 with a zero-width inter
 
 For each key column and chosen quarter (default: each year's last quarter):
 
-* ``ratio`` = mean(A) / mean(B), with a 95% interval from the paired replications by the
-  delta method: the standard error of the ratio of means is
-  ``sd(a_r − ratio·b_r) / (sqrt(n)·|mean(B)|)``, with Student's t quantile;
+* ``ratio`` = mean(A) / mean(B), with Fieller's 95% interval from the paired replications:
+  all ρ with ``(ā − ρ·b̄)² ≤ t²·var(a_r − ρ·b_r)/n`` (Student's t quantile). Unlike a
+  delta-method interval it respects the ratio's asymmetry and cannot cross zero when both
+  means are clearly positive; it is unbounded (NaN bounds) when mean(B) is not clearly
+  different from zero;
 * ``diff`` = mean(A − B), with the paired t interval.
 """
 
@@ -119,17 +121,33 @@ def common_quarters(qa: pd.DataFrame, qb: pd.DataFrame) -> list[str]:
 
 
 def ratio_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, ...]:
-    """Ratio of paired means and its delta-method t interval: (ratio, lo, hi)."""
+    """Ratio of paired means and Fieller's t interval: (ratio, lo, hi).
+
+    The interval is the set of ρ solving the quadratic
+    ``(b̄² − k·s_bb)ρ² − 2(ā·b̄ − k·s_ab)ρ + (ā² − k·s_aa) ≤ 0`` with ``k = t²/n`` and the
+    sample (co)variances s. Bounds are NaN when that set is unbounded.
+    """
     n = a.size
     mb = b.mean() if n else np.nan
     if n == 0 or mb == 0 or not np.isfinite(mb):
         return (np.nan, np.nan, np.nan)
-    r = float(a.mean() / mb)
+    if np.array_equal(a, b):  # identical paired runs (CRN): no uncertainty in the contrast
+        return (1.0, 1.0, 1.0)
+    ma = float(a.mean())
+    r = float(ma / mb)
     if n < 2:
         return (r, np.nan, np.nan)
-    resid = a - r * b
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * resid.std(ddof=1) / np.sqrt(n) / abs(mb))
-    return (r, r - half, r + half)
+    k = float(stats.t.ppf(0.5 + level / 2, n - 1)) ** 2 / n
+    cov = np.cov(a, b, ddof=1)
+    s_aa, s_ab, s_bb = float(cov[0, 0]), float(cov[0, 1]), float(cov[1, 1])
+    qa = mb * mb - k * s_bb
+    qb = ma * mb - k * s_ab
+    qc = ma * ma - k * s_aa
+    if qa <= 0:
+        return (r, np.nan, np.nan)
+    disc = max(qb * qb - qa * qc, 0.0)  # ≥ 0 up to rounding whenever qa > 0
+    root = np.sqrt(disc)
+    return (r, (qb - root) / qa, (qb + root) / qa)
 
 
 def diff_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, ...]:
