@@ -140,7 +140,7 @@ def child_sweep(name: str, executor: str, workers: int, quick: bool) -> dict[str
         per_run = [rec["elapsed_s"] for rec in RunStore(out).read_runs().values()]
     return {
         "seconds": seconds,
-        "runs": n_runs,
+        "runs": len(df),
         "per_run_s": per_run,
         "status": df["status"].tolist(),
         "outputs": df[list(spec.outputs)].to_numpy(float).tolist(),
@@ -216,9 +216,7 @@ def bench_naive(
     for n in sizes:
         print(f"  naive Mesa {n:>9,} …", end="", flush=True)
         load_before = os.getloadavg()[0]
-        r = _run_child(
-            "naive", "--n", str(n), "--repeat", str(repeat), "--quarters", str(quarters)
-        )
+        r = _run_child("naive", "--n", str(n), "--repeat", str(repeat), "--quarters", str(quarters))
         r["load"] = f"{load_before:.2f} → {os.getloadavg()[0]:.2f}"
         raw[n] = r
         naive_dq = n * quarters / r["naive_run_s"]
@@ -336,7 +334,8 @@ def bench_sweeps(quick: bool, workers: int = 2) -> tuple[list[dict], list[dict]]
             print(f"  {name} {executor:<9} ({w} worker{'s' if w > 1 else ''}) …", end="")
             print("", end="", flush=True)
             load_before = os.getloadavg()[0]
-            r = _run_child("sweep", "--sweep", name, "--executor", executor, "--workers", str(w))
+            opts = ["--sweep", name, "--executor", executor, "--workers", str(w)]
+            r = _run_child("sweep", *opts, *(["--quick"] if quick else []))
             load = f"{load_before:.2f} → {os.getloadavg()[0]:.2f}"
             seconds, per_run, n_runs = r["seconds"], r["per_run_s"], r["runs"]
             ok = all(st == "ok" for st in r["status"])

@@ -371,8 +371,9 @@ def _resolve_path(ref: str, relative_to: Path | None = None) -> Path:
     raise ScenarioError(ref, "", f"no such scenario (bundled: {names}; or give a .yaml path)")
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.exists():
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping; every problem is a one-line ScenarioError."""
+    if not path.is_file():
         raise ScenarioError(path, "", "file not found")
     try:
         data = yaml.safe_load(path.read_text())
@@ -404,7 +405,7 @@ def _raw_with_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any
     if resolved in chain:
         cycle = " -> ".join(p.name for p in (*chain, resolved))
         raise ScenarioError(chain[0], "extends", f"cycle: {cycle}")
-    data = _read_yaml(path)
+    data = read_yaml_mapping(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data

@@ -27,7 +27,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openweight_sim.experiments.outputs import OutputSpec, numeric_columns
@@ -38,6 +37,7 @@ from openweight_sim.scenario import (
     get_dotted,
     load_scenario,
     quarter_index,
+    read_yaml_mapping,
 )
 
 METHODS = ("grid", "lhs", "sobol", "morris")
@@ -116,23 +116,6 @@ def resolve_sweep_file(ref: str | Path) -> Path:
     raise ScenarioError(str(ref), "", f"no such sweep (bundled: {names}; or give a .yaml path)")
 
 
-def _read_mapping(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ScenarioError(path, "", "file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(path, "", f"malformed YAML: {where}{problem}") from None
-    except OSError as exc:
-        raise ScenarioError(path, "", f"cannot read: {exc.strerror}") from None
-    if not isinstance(data, dict):
-        raise ScenarioError(path, "", "must be a YAML mapping of fields")
-    return data
-
-
 def parse_spec(data: dict[str, Any] | SweepSpec, source: str = "<sweep>") -> SweepSpec:
     """Validate a mapping (or re-check a SweepSpec) into a structurally sound SweepSpec."""
     if isinstance(data, SweepSpec):
@@ -149,7 +132,7 @@ def parse_spec(data: dict[str, Any] | SweepSpec, source: str = "<sweep>") -> Swe
 def read_sweep_file(ref: str | Path) -> tuple[SweepSpec, Path]:
     """Read and structurally validate a sweep file; returns the spec and its path."""
     path = resolve_sweep_file(ref)
-    spec = parse_spec(_read_mapping(path), str(path))
+    spec = parse_spec(read_yaml_mapping(path), str(path))
     if spec.name is None:
         spec = spec.model_copy(update={"name": path.stem})
     return spec, path
