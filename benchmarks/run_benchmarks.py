@@ -613,7 +613,8 @@ def write_markdown(
         r = next(iter(naive.values()))
         L += [
             "",
-            f"Inputs: quarter {r['label']} of the baseline ({r['options']} options, "
+            f"Inputs: quarter {r['label']} of the baseline "
+            f"({', '.join(str(x['options']) for x in naive.values())} options, "
             f"{r['adopted']:.0%} of developers adopted), reused for {r['quarters']} quarters. "
             "Naive and vectorised choice probabilities agree to "
             f"{max(x['prob_gap'] for x in naive.values()):.0e}. The vectorised-choice column "
@@ -816,7 +817,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import pandas as pd
 
-    pd.DataFrame(rows, columns=COLUMNS).to_csv(out / "benchmarks.csv", index=False)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    for col in ("developers", "quarters", "workers", "runs"):
+        table[col] = table[col].astype("Int64")
+    table.to_csv(out / "benchmarks.csv", index=False)
     tgt = targets(pop, naive, cli_times, sweeps)
     text = write_markdown(out / "benchmarks.md", rows, pop, naive, sweeps, tgt, meta)
     plot(out / "time_vs_population.png", pop, naive)
