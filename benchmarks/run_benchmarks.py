@@ -40,6 +40,8 @@ HERE = Path(__file__).resolve().parent
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 NAIVE_SIZES = (1_000, 10_000)
 QUICK_SIZES = (1_000, 10_000)
+NO_TRIM = "dask-no-malloc-trim"
+"""Diagnostic executor: Dask with its MALLOC_TRIM_THRESHOLD_ worker setting removed."""
 SEED = 1
 COLUMNS = [
     "benchmark",
@@ -132,6 +134,16 @@ def child_sweep(name: str, executor: str, workers: int, quick: bool) -> dict[str
     from openweight_sim.experiments.store import RunStore
 
     spec = dict(_sweep_specs(quick))[name]
+    if executor == NO_TRIM:
+        # Diagnostic: Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers'
+        # environment (distributed.nanny.pre-spawn-environ). An explicit threshold also
+        # fixes glibc's mmap threshold at 128 KiB, so every large array is mmap'd and
+        # zero-filled afresh; this run unsets it to show what that costs the model.
+        import dask
+        import distributed  # noqa: F401 - load its defaults before overriding one
+
+        dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
+        executor = "dask"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "sweep"
         t0 = time.perf_counter()
@@ -329,7 +341,10 @@ def bench_sweeps(quick: bool, workers: int = 2) -> tuple[list[dict], list[dict]]
         quarters = quarter_index(sc.end) - quarter_index(sc.start) + 1
         reference = None
         serial_rate = math.nan
-        for executor in ("serial", "processes", "dask"):
+        executors = ["serial", "processes", "dask"]
+        if name == "sweep_long_runs":
+            executors.append(NO_TRIM)
+        for executor in executors:
             w = 1 if executor == "serial" else workers
             print(f"  {name} {executor:<9} ({w} worker{'s' if w > 1 else ''}) …", end="")
             print("", end="", flush=True)
@@ -387,7 +402,8 @@ def bench_sweeps(quick: bool, workers: int = 2) -> tuple[list[dict], list[dict]]
                     workers=w,
                     runs=n_runs,
                     runs_per_s=rate,
-                    note=f"run_sweep wall incl. pool/cluster start-up; {speedup:.2f}x serial; "
+                    note=("diagnostic, not run_sweep's default: " if executor == NO_TRIM else "")
+                    + f"run_sweep wall incl. pool/cluster start-up; {speedup:.2f}x serial; "
                     f"mean run {mean_run:.2f} s; 1-min load {load}; outputs identical to serial: "
                     f"{'yes' if same else 'NO: ' + diff_note}",
                 )
@@ -544,7 +560,7 @@ def targets(
             )
         )
     for s in sweeps:
-        if s["sweep"] == "sweep_long_runs" and s["executor"] != "serial":
+        if s["sweep"] == "sweep_long_runs" and s["executor"] in ("processes", "dask"):
             out.append(
                 (
                     f"sweep, 2 workers ({s['executor']}), runs ≥ 1 s: ≥ 1.6× serial runs/s",
@@ -641,7 +657,12 @@ def write_markdown(
         L += [
             "",
             "Wall time includes starting the process pool or Dask cluster; each executor "
-            "writes its runs to a fresh sweep directory.",
+            "runs in a fresh process and writes its runs to a fresh sweep directory. "
+            f"`{NO_TRIM}` is a diagnostic, not an executor of `run_sweep`: Dask with "
+            "`distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_` unset. Dask "
+            "sets `MALLOC_TRIM_THRESHOLD_=65536` in its workers by default, which also pins "
+            "glibc's mmap threshold, so every large array is mapped and zero-filled afresh; "
+            "the row shows what that costs the model's runs.",
         ]
     cli = [r for r in rows if r["benchmark"] == "cli_run"]
     if cli:

@@ -95,3 +95,20 @@ def test_existing_dask_scheduler_by_address_equals_serial(serial, tmp_path):
     pd.testing.assert_frame_equal(df, serial, check_exact=True)
     session = json.loads((tmp_path / "remote" / "manifest.json").read_text())["sessions"][-1]
     assert session["scheduler"].startswith("tcp://") and session["executor"] == "dask"
+
+
+def _trim_setting(_: int):
+    import os
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+def test_dask_workers_run_without_malloc_trim_threshold():
+    import os
+
+    from openweight_sim.experiments.executors import execute
+
+    before = dict(os.environ)
+    got = dict(execute(_trim_setting, [0, 1], "dask", 2))
+    assert got == {0: None, 1: None}  # the model's large arrays are not mmap'd afresh
+    assert dict(os.environ) == before  # Dask's worker settings do not leak into the parent

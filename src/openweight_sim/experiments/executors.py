@@ -101,6 +101,34 @@ def _processes(fn: Callable, items: Sequence[Any], workers: int) -> Iterator[tup
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _local_cluster(local_cluster: Callable, n_workers: int) -> Any:
+    """Start a LocalCluster of single-threaded worker processes, tuned for this model.
+
+    Dask's nannies set ``MALLOC_TRIM_THRESHOLD_=65536`` in their workers' environment
+    (``distributed.nanny.pre-spawn-environ``). An explicit threshold also pins glibc's mmap
+    threshold at 128 KiB, so every large numpy array is mmap'd and zero-filled afresh: the
+    benchmarks measured 400,000-developer runs about 1.5x slower on such workers
+    (benchmarks/README.md). We drop that one setting, and restore the parent's environment,
+    which Dask otherwise leaves modified for later pools in the same process.
+    """
+    import dask
+
+    saved = dict(os.environ)
+    os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)  # nor inherit one left by another cluster
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            return local_cluster(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def _dask(
     fn: Callable, items: Sequence[Any], workers: int, scheduler: str | None
 ) -> Iterator[tuple[int, Any]]:
@@ -110,13 +138,7 @@ def _dask(
     if scheduler:
         client = connect(scheduler)
     else:
-        cluster = LocalCluster(
-            n_workers=min(workers, len(items)),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        cluster = _local_cluster(LocalCluster, min(workers, len(items)))
         client = Client(cluster)
     try:
         futures = {client.submit(fn, item, pure=False): i for i, item in enumerate(items)}
