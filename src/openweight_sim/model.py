@@ -56,6 +56,13 @@ from openweight_sim.scenario import (
 
 REF_EFFICIENCY_QUARTER = quarter_index("2024Q2")
 """Quarter at which ``technology.ref_throughput`` was measured (F35, 2024)."""
+LINES = ("open", "closed")
+"""A lab's two product lines per tier: open weights and closed (API-only) models."""
+
+
+def _line(release: Release) -> str:
+    """The product line of a release: ``"open"`` for open weights, else ``"closed"``."""
+    return LINES[0] if release.open_weights else LINES[1]
 
 
 class OpenWeightMarket(mesa.Model):
@@ -108,7 +115,7 @@ class OpenWeightMarket(mesa.Model):
                 Developer(self, row)
 
         self.releases: dict[int, Release] = {}
-        self.active: dict[tuple[str, str], int] = {}
+        self.active: dict[tuple[str, str, str], int] = {}  # (lab, tier, line) -> release id
         self._offer_keys: dict[tuple[int, int, int], int] = {}
         self._offer_names: list[str] = []
         self._last_prices: dict[int, float] = {}
@@ -232,8 +239,15 @@ class OpenWeightMarket(mesa.Model):
             lab.record_release(rel)
             # An internal model (closed, and no API to sell it through) never reaches the
             # market, so it does not displace the lab's released open weights.
-            if rel.open_weights or lab.spec.first_party_api:
-                self.active[(rel.lab, rel.tier)] = rel.rid
+            if not (rel.open_weights or lab.spec.first_party_api):
+                continue
+            # A lab runs an open and a closed line in each tier (Google: Gemini 1.5 Flash
+            # beside Gemma 2 9B); a release replaces the previous one of its own line. A
+            # rule-generated generation supersedes both lines of its tiers.
+            if not rel.historical:
+                for line in LINES:
+                    self.active.pop((rel.lab, rel.tier, line), None)
+            self.active[(rel.lab, rel.tier, _line(rel))] = rel.rid
 
     def _is_meta(self, lab: Lab) -> bool:
         return lab.key == self.config.meta_payoff.lab
