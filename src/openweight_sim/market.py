@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import optimize, sparse
+from scipy import optimize
 from scipy.special import lambertw
 
 if TYPE_CHECKING:
@@ -57,11 +57,10 @@ class _Groups:
     """A partition of the J products into groups (nests, firms, firm-nest cells).
 
     Internally arrays are product-major, shape (J, G), so that every reduction over products
-    runs over contiguous rows of length G. Group sums use a sparse (K, J) indicator matrix,
-    O(G*J) whatever the number of groups, instead of a dense (J, J) product; group maxima use
-    ``reduceat`` over the rows sorted by group. When the products are already sorted by group
-    (the solver arranges this) no gather is needed and expansion back to products is a cheap
-    ``np.repeat``.
+    runs over contiguous rows of length G. Group sums and maxima are ``reduceat`` over the
+    rows sorted by group, O(G*J) whatever the number of groups; when the products are already
+    sorted by group (the solver arranges this) no gather is needed and expansion back to
+    products is a cheap ``np.repeat``.
     """
 
     code: NDArray[np.intp]  # (J,) group index 0..K-1 of every product
@@ -69,7 +68,6 @@ class _Groups:
     starts: NDArray[np.intp]  # (K,) first position of each group in the sorted order
     counts: NDArray[np.intp]  # (K,) group sizes
     contiguous: bool  # products already sorted by group (order is the identity)
-    indicator: sparse.csr_array  # (K, J) group membership
 
     @classmethod
     def from_ids(cls, ids: ArrayLike | None, n_products: int) -> _Groups:
@@ -82,23 +80,19 @@ class _Groups:
                 raise ValueError(f"group ids must have shape ({n_products},), got {arr.shape}")
             _, code = np.unique(arr, return_inverse=True)
             code = code.astype(np.intp).reshape(n_products)
-        order = np.argsort(code, kind="stable").astype(np.intp)
+        contiguous = bool(np.all(code[1:] >= code[:-1]))
+        order = (
+            np.arange(n_products, dtype=np.intp)
+            if contiguous
+            else np.argsort(code, kind="stable").astype(np.intp)
+        )
         sorted_code = code[order]
-        new_group = np.r_[True, sorted_code[1:] != sorted_code[:-1]][:n_products]
+        new_group = np.empty(n_products, dtype=bool)
+        new_group[:1] = True
+        np.not_equal(sorted_code[1:], sorted_code[:-1], out=new_group[1:])
         starts = np.flatnonzero(new_group).astype(np.intp)
-        counts = np.diff(np.r_[starts, n_products]).astype(np.intp)
-        indicator = sparse.csr_array(
-            (np.ones(n_products), (code, np.arange(n_products))),
-            shape=(starts.size, n_products),
-        )
-        return cls(
-            code=code,
-            order=order,
-            starts=starts,
-            counts=counts,
-            contiguous=bool(np.all(code[1:] >= code[:-1])),
-            indicator=indicator,
-        )
+        counts = np.diff(starts, append=n_products).astype(np.intp)
+        return cls(code=code, order=order, starts=starts, counts=counts, contiguous=contiguous)
 
     @property
     def n_groups(self) -> int:
@@ -117,7 +111,8 @@ class _Groups:
 
     def sum(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """Sum of ``x`` (J, G) over the products of each group; returns (K, G)."""
-        return self.indicator @ x
+        xs = x if self.contiguous else x[self.order]
+        return np.add.reduceat(xs, self.starts, axis=0)
 
     def expand(self, y: NDArray[np.float64]) -> NDArray[np.float64]:
         """Map a per-group array (K, G) back to products (J, G)."""
