@@ -28,6 +28,8 @@ import numpy as np
 from scipy import optimize
 from scipy.special import lambertw
 
+from openweight_sim import _kernels
+
 if TYPE_CHECKING:
     import pandas as pd
     from numpy.typing import ArrayLike, NDArray
@@ -466,9 +468,13 @@ class _ZetaMap:
     """The zeta-markup map ``p -> c + zeta(p)`` of one pricing problem.
 
     Products are held in an order where nests and firm-nest cells are contiguous, so the group
-    sums of the inner loop need no gathers; arrays are product-major (J, G). Every evaluation
-    is counted and the point with the smallest FOC residual seen so far is remembered, so the
-    solver phases can hand over to each other and the best point is what gets returned.
+    sums of the inner loop need no gathers; arrays are product-major (J, G). An evaluation runs
+    through the compiled kernels of :mod:`openweight_sim._kernels` (a few fused passes over
+    the (J, G) arrays plus numpy's vectorised exp/log) instead of some 60 small numpy
+    operations; with a dense ownership matrix the firm and cell aggregates stay two (J, J)
+    matrix products. Every evaluation is counted and the point with the smallest FOC residual
+    seen so far is remembered, so the solver phases can hand over to each other and the best
+    point is what gets returned.
     """
 
     def __init__(
@@ -498,6 +504,7 @@ class _ZetaMap:
         self.d = np.ascontiguousarray(d.T[perm])  # (J, G), -inf where unavailable
         self.c, self.strategic = c[perm], strategic[perm]
         self.cap = None if cap is None else cap[perm]
+        self.omega = omega
         if omega is None:
             self.agg_firm, self.agg_cell = firms.sum_back, cells.sum_back
         else:
@@ -511,9 +518,29 @@ class _ZetaMap:
         self.w_total = float(w.sum())
         self.u_buf = np.empty((n_prod, n_seg))
         self.x_buf = np.empty((n_prod, n_seg))
+        self.t_buf = np.empty((n_prod, n_seg))
+        # compiled path (openweight_sim._kernels): utilities pre-divided by 1 - sigma, nests
+        # as contiguous runs, work arrays allocated once per problem
+        self.compiled = n_prod > 0
+        if self.compiled:
+            scale = 1.0 / (1.0 - sigma) if self.nested else 1.0
+            self.d_scaled = self.d * scale
+            self.a_scaled = a * scale
+            n_nests = self.nests.n_groups if self.nested else 1
+            self.nest_bounds = (
+                np.append(self.nests.starts, n_prod) if self.nested else np.array([0, n_prod])
+            ).astype(np.intp)
+            self.firm_of, self.n_firms = firms.code, firms.n_groups
+            self.cell_of, self.n_cells = cells.code, cells.n_groups
+            self.cond_buf = np.empty((n_prod, n_seg))
+            self.nest_top = np.empty((n_nests, n_seg))
+            self.nest_total = np.empty((n_nests, n_seg))
+            self.nest_log = np.zeros((n_nests, n_seg))
+            self.nest_term = np.empty((n_nests, n_seg))
+            self.top = np.empty(n_seg)
         # products without demand even when everything sells at cost (demand underflows) can
         # never earn anything: price them at cost like products nobody can buy
-        at_cost, _ = self.shares(self.c, self.u_buf)
+        at_cost, _ = self.shares(self.c, self.x_buf)
         self.strategic = self.strategic & (at_cost @ self.wa > 0)
         self.evaluations = 0
         self.best_res = np.inf
@@ -532,12 +559,33 @@ class _ZetaMap:
         return bool(np.all(np.isfinite(p)) and (not self.log_price or np.all(p > 0)))
 
     def shares(self, p: NDArray[np.float64], out: NDArray[np.float64]) -> Any:
-        """Choice probabilities (J, G) and within-nest probabilities at prices ``p``."""
-        fp = np.log(p) if self.log_price else p
-        np.multiply(fp[:, None], self.a[None, :], out=out)
-        np.subtract(self.d, out, out=out)
-        shares, cond, _ = _choice(out, self.nests, self.sigma)
-        return shares, cond
+        """Choice probabilities (J, G) and within-nest probabilities at prices ``p``.
+
+        The shares are written to ``out``; the within-nest probabilities (``None`` for plain
+        logit) live in a work buffer that the next evaluation overwrites.
+        """
+        fp = np.log(p) if self.log_price else np.ascontiguousarray(p, dtype=float)
+        if not self.compiled:
+            np.multiply(fp[:, None], self.a[None, :], out=out)
+            np.subtract(self.d, out, out=out)
+            shares, cond, _ = _choice(out, self.nests, self.sigma)
+            return shares, cond
+        e = self.u_buf
+        _kernels.shifted_utilities(
+            self.d_scaled, self.a_scaled, fp, self.nest_bounds, self.nested, e, self.nest_top
+        )
+        np.exp(e, out=e)
+        if not self.nested:
+            _kernels.plain_shares(e, np.exp(-self.nest_top[0]), out)
+            return out, None
+        total, log_total, term = self.nest_total, self.nest_log, self.nest_term
+        _kernels.nest_sums(e, self.nest_bounds, total, log_total)
+        np.log(log_total, out=log_total)
+        _kernels.nest_logits(self.nest_top, total, log_total, self.sigma, term, self.top)
+        np.exp(term, out=term)
+        outside = np.exp(-self.top)
+        _kernels.nested_shares(e, total, term, outside, self.nest_bounds, out, self.cond_buf)
+        return out, self.cond_buf
 
     def __call__(self, p: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Evaluate at ``p``: return ``c + zeta(p)`` (clipped) and the signed FOC residual.
@@ -546,31 +594,64 @@ class _ZetaMap:
         per unit of weight; it is 0 for non-strategic products and for capped products that
         would like to price above the cap.
         """
-        shares, cond = self.shares(p, self.u_buf)
-        x = self.x_buf
-        np.multiply(shares, np.where(self.strategic, p - self.c, 0.0)[:, None], out=x)
+        shares, cond = self.shares(p, self.x_buf)
+        markup = np.where(self.strategic, p - self.c, 0.0)
+        kappa = self.sigma / (1.0 - self.sigma) if self.nested else 0.0
         # big_t = -(Omega o Gamma^T)(p - c) / b_j and big_l = -(1 - sigma) Lambda / b_j, where
         # a_gj = -alpha_g b_j with b_j = 1 (linear) or 1 / p_j (log price)
-        big_t = np.einsum("jg,jg,g->j", self.agg_firm(x), shares, self.wa)
-        if self.nested:
-            kappa = self.sigma / (1.0 - self.sigma)
-            big_t += kappa * np.einsum("jg,jg,g->j", self.agg_cell(x), cond, self.wa)
+        if self.omega is None and self.compiled:
+            terms = self.t_buf
+            _kernels.markup_terms(
+                shares,
+                shares if cond is None else cond,
+                markup,
+                self.firm_of,
+                self.n_firms,
+                self.cell_of,
+                self.n_cells,
+                kappa,
+                terms,
+            )
+            big_t = terms @ self.wa
+        else:
+            x = np.multiply(shares, markup[:, None], out=self.t_buf)
+            big_t = np.einsum("jg,jg,g->j", self.agg_firm(x), shares, self.wa)
+            if self.nested:
+                big_t += kappa * np.einsum("jg,jg,g->j", self.agg_cell(x), cond, self.wa)
         big_l, q = (shares @ self.wq).T
-        own = q * p if self.log_price else q  # Q_j / b_j
-        zeta = np.zeros_like(p)
-        ok = self.strategic & (big_l > 0)  # zero demand everywhere: price at cost
-        np.divide((1.0 - self.sigma) * (big_t + own), big_l, out=zeta, where=ok)
-        new_p = self.clip(self.c + zeta)
-        lam = big_l / (1.0 - self.sigma)
-        if self.log_price:
-            lam = lam / p
-        foc = np.where(self.strategic, lam * (p - new_p), 0.0) / self.w_total
-        res = float(np.abs(foc).max()) if foc.size else 0.0
+        if self.compiled:
+            new_p, foc = np.empty_like(p), np.empty_like(p)
+            res, runaway = _kernels.zeta_step(
+                np.ascontiguousarray(p, dtype=float),
+                self.c,
+                self.strategic,
+                self.c if self.cap is None else self.cap,
+                self.cap is not None,
+                big_t,
+                np.ascontiguousarray(big_l),
+                np.ascontiguousarray(q),
+                self.sigma,
+                self.log_price,
+                self.w_total,
+                new_p,
+                foc,
+            )
+        else:
+            own = q * p if self.log_price else q  # Q_j / b_j
+            zeta = np.zeros_like(p)
+            ok = self.strategic & (big_l > 0)  # zero demand everywhere: price at cost
+            np.divide((1.0 - self.sigma) * (big_t + own), big_l, out=zeta, where=ok)
+            new_p = self.clip(self.c + zeta)
+            lam = big_l / (1.0 - self.sigma)
+            if self.log_price:
+                lam = lam / p
+            foc = np.where(self.strategic, lam * (p - new_p), 0.0) / self.w_total
+            res = float(np.abs(foc).max()) if foc.size else 0.0
+            runaway = bool(np.any(self.strategic & (big_l <= 0)))
         self.evaluations += 1
         # A strategic product whose demand has underflowed to zero has a zero FOC residual at
         # any price (Lambda_j = 0), so "prices ran away to infinity" would pass the stopping
-        # rule; such points are never recorded as the solution.
-        runaway = bool(np.any(self.strategic & (big_l <= 0)))
+        # rule (runaway); such points are never recorded as the solution.
         if not runaway and np.isfinite(res) and res < self.best_res:
             self.best_res, self.best_p = res, p.copy()
             self.best_at = self.evaluations
@@ -886,6 +967,27 @@ def solve_equilibrium(
         residual=zm.best_res,
         demand=(shares @ w)[inv],
     )
+
+
+def warm_up() -> None:
+    """Load the solver's compiled kernels (:mod:`openweight_sim._kernels`) now.
+
+    Why: the first call of a numba kernel in a process loads it from the on-disk cache (or
+    compiles it, once per installation), about 0.2 s; a model calls this in its set-up so
+    that the first simulated quarter does not pay it. Solves two tiny problems (nested with
+    a price cap, and plain logit) that go through every kernel.
+    """
+    solve_equilibrium(
+        np.zeros((1, 2)),
+        [1.0, 1.0],
+        2.0,
+        firm=[0, 1],
+        nest=[0, 0],
+        sigma=0.5,
+        log_price=True,
+        price_cap=10.0,
+    )
+    solve_equilibrium(np.zeros((1, 2)), [1.0, 1.0], 2.0)
 
 
 def nash_prices(

@@ -87,6 +87,7 @@ class OpenWeightMarket(mesa.Model):
         **overrides: Any,
     ):
         super().__init__(rng=rng)
+        market.warm_up()  # compiled pricing kernels load here, not in the first quarter
         self.config = load_scenario(scenario, overrides, override_source="model keyword")
         sc = self.config
         self.q0 = quarter_index(sc.start)
