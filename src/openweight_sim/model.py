@@ -240,30 +240,45 @@ class OpenWeightMarket(mesa.Model):
         return lab.key == self.config.meta_payoff.lab
 
     def _serving_cost(self, rel: Release, efficiency: float, gpu_factor: float = 1.0) -> float:
+        """Serving cost of one release (USD per M tokens) for a server of this efficiency."""
+        return float(self._serving_costs([rel], np.array([efficiency]), np.array([gpu_factor]))[0])
+
+    def _serving_costs(
+        self, rels: list[Release], efficiency: np.ndarray, gpu_factor: np.ndarray
+    ) -> np.ndarray:
+        """Serving costs of many (release, server) pairs in one vectorised call."""
         tech = self.config.technology
-        return float(
+        return np.asarray(
             market.serving_cost(
                 self.gpu_price * gpu_factor,
-                rel.active_b * 1e9,
-                rel.total_b * 1e9,
+                np.array([r.active_b for r in rels]) * 1e9,
+                np.array([r.total_b for r in rels]) * 1e9,
                 efficiency=efficiency * self.efficiency,
                 utilization=tech.utilization,
                 ref_throughput=tech.ref_throughput,
                 moe_penalty=tech.moe_penalty,
-            )
+            ),
+            dtype=float,
         )
 
-    def _options(self, candidates: list[tuple[int, int]] | None = None) -> Options:
-        """Build this quarter's options; ``candidates`` adds (host, rid) offers under test."""
+    def _options(self, candidates: set[tuple[int, int]] | None = None) -> Options:
+        """Build this quarter's options; ``candidates`` adds (host, rid) offers under test.
+
+        Serving costs are computed for all options in one vectorised call (per option, from the
+        release's parameters and the server's efficiency and GPU price factor).
+        """
         rows = []
+        # per option: efficiency, GPU price factor, and a multiplier of the cost
+        cost_inputs: list[tuple[float, float, float]] = []
         hosts = list(self.hosts.values())
+        utilization = self.config.technology.utilization
         for rid in sorted(self.active.values()):
             rel = self.releases[rid]
             lab = self.labs[rel.lab]
             li = self.lab_index[rel.lab]
             if lab.spec.first_party_api:
                 kind = OPEN_API if rel.open_weights else CLOSED_API
-                cost = self._serving_cost(rel, lab.spec.serving_efficiency)
+                cost_inputs.append((lab.spec.serving_efficiency, 1.0, 1.0))
                 rows.append(
                     (
                         self.offer_key(kind, rid, -1),
@@ -271,7 +286,7 @@ class OpenWeightMarket(mesa.Model):
                         rel,
                         li,
                         -1,
-                        cost,
+                        0.0,
                         lab.spec.brand,
                         rel.name + " (API)",
                     )
@@ -281,7 +296,7 @@ class OpenWeightMarket(mesa.Model):
             for hi, host in enumerate(hosts):
                 serving = rid in host.serving or (candidates and (hi, rid) in candidates)
                 if serving:
-                    cost = self._serving_cost(rel, host.spec.efficiency, host.spec.gpu_price_factor)
+                    cost_inputs.append((host.spec.efficiency, host.spec.gpu_price_factor, 1.0))
                     brand = lab.spec.brand + host.spec.brand - lab.spec.license_friction
                     rows.append(
                         (
@@ -290,13 +305,13 @@ class OpenWeightMarket(mesa.Model):
                             rel,
                             li,
                             hi,
-                            cost,
+                            0.0,
                             brand,
                             f"{rel.name} ({host.name})",
                         )
                     )
             # Self-hosting: GPU cost at full utilisation; segments divide by their own.
-            cost = self._serving_cost(rel, 1.0) * self.config.technology.utilization
+            cost_inputs.append((1.0, 1.0, utilization))
             rows.append(
                 (
                     self.offer_key(SELF_HOST, rid, -1),
@@ -304,12 +319,17 @@ class OpenWeightMarket(mesa.Model):
                     rel,
                     li,
                     -1,
-                    cost,
+                    0.0,
                     lab.spec.brand - lab.spec.license_friction,
                     f"{rel.name} (self-hosted)",
                 )
             )
         opts = build_options(rows, {k: lab.spec.mau_threshold for k, lab in self.labs.items()})
+        if rows:
+            efficiency, gpu_factor, multiplier = np.array(cost_inputs).T
+            opts.cost = (
+                self._serving_costs([r[2] for r in rows], efficiency, gpu_factor) * multiplier
+            )
         assign_firms(opts, len(self.labs))
         return opts
 
