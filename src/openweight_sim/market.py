@@ -83,24 +83,30 @@ class _Groups:
     @classmethod
     def from_ids(cls, ids: ArrayLike | None, n_products: int) -> _Groups:
         """Build the partition from arbitrary ids (``None``: every product on its own)."""
+        new_group = np.ones(n_products, dtype=bool)
         if ids is None:
             code = np.arange(n_products, dtype=np.intp)
+            contiguous = True
         else:
             arr = np.asarray(ids)
             if arr.shape != (n_products,):
                 raise ValueError(f"group ids must have shape ({n_products},), got {arr.shape}")
-            _, code = np.unique(arr, return_inverse=True)
-            code = code.astype(np.intp).reshape(n_products)
-        contiguous = bool(np.all(code[1:] >= code[:-1]))
+            contiguous = arr.dtype.kind in "iub" and bool(np.all(arr[1:] >= arr[:-1]))
+            if contiguous:  # sorted integer ids (the common case): number the runs
+                np.not_equal(arr[1:], arr[:-1], out=new_group[1:])
+                code = np.cumsum(new_group, dtype=np.intp) - 1
+            else:
+                _, code = np.unique(arr, return_inverse=True)
+                code = code.astype(np.intp).reshape(n_products)
+                contiguous = bool(np.all(code[1:] >= code[:-1]))
         order = (
             np.arange(n_products, dtype=np.intp)
             if contiguous
             else np.argsort(code, kind="stable").astype(np.intp)
         )
         sorted_code = code[order]
-        new_group = np.empty(n_products, dtype=bool)
-        new_group[:1] = True
-        np.not_equal(sorted_code[1:], sorted_code[:-1], out=new_group[1:])
+        if ids is not None:
+            np.not_equal(sorted_code[1:], sorted_code[:-1], out=new_group[1:])
         starts = np.flatnonzero(new_group).astype(np.intp)
         counts = np.diff(starts, append=n_products).astype(np.intp)
         n_groups = starts.size
