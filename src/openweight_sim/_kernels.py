@@ -273,3 +273,117 @@ def zeta_step(
         elif size > res:
             res = size
     return (np.nan if has_nan else res), runaway
+
+
+@njit(cache=True, nogil=True)
+def _search_right(flat: np.ndarray, key: float, lo: int, hi: int) -> int:
+    """First index in ``[lo, hi)`` with ``flat[i] > key`` (``hi`` if none); ``flat`` sorted."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if flat[mid] > key:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def choose_options(
+    rows: np.ndarray,
+    group: np.ndarray,
+    cur_col: np.ndarray,
+    draw: np.ndarray,
+    uniforms: np.ndarray,
+    reoptimize_rate: float,
+    choosers: np.ndarray,
+    cum: np.ndarray,
+    n_cat: int,
+    option_lab: np.ndarray,
+    option_key: np.ndarray,
+    no_choice: int,
+    outside: int,
+    choice: np.ndarray,
+    lab: np.ndarray,
+    finetuned: np.ndarray,
+    col: np.ndarray,
+) -> None:
+    """Re-optimisation and categorical draws of the developers ``rows``; updates their state.
+
+    A developer chooses if forced (no option yet, or its option vanished: ``choice >= 0`` and
+    ``cur_col < 0``) or if ``draw < reoptimize_rate``, and only where ``choosers``. Its pick is
+    exactly :func:`openweight_sim.market.sample_choices` on ``cum`` (the row cumulative sums
+    offset by the group index, flattened): the first category whose offset cumulative share
+    exceeds ``uniform + group``, found by bisection within the group's row (and beyond it in
+    the rare case rounding puts the key past the row's end). A pick below ``n_cat - 1`` is an
+    option (column), the last category the outside option. ``col`` receives every
+    developer's option column after the choice (-1 for none).
+    """
+    n_options = n_cat - 1
+    for i in range(rows.size):
+        r = rows[i]
+        c = cur_col[i]
+        old = choice[r]
+        forced = old == no_choice or (old >= 0 and c < 0)
+        if (forced or draw[i] < reoptimize_rate) and choosers[i]:
+            g = group[i]
+            lo = g * n_cat
+            idx = _search_right(cum, uniforms[i] + g, lo, lo + n_cat)
+            if idx == lo + n_cat:
+                idx = _search_right(cum, uniforms[i] + g, idx, cum.size)
+            pick = min(idx - lo, n_cat - 1)
+            old_lab = lab[r]
+            if pick < n_options:
+                new_lab = option_lab[pick]
+                choice[r] = option_key[pick]
+                c = pick
+            else:
+                new_lab = old_lab
+                choice[r] = outside
+                c = -1
+            finetuned[r] = finetuned[r] and new_lab == old_lab  # a new family loses the tune
+            lab[r] = new_lab
+        col[i] = c
+
+
+@njit(cache=True, nogil=True)
+def settle_quarter(
+    rows: np.ndarray,
+    col: np.ndarray,
+    tune_draw: np.ndarray,
+    finetune_rate: float,
+    adopted: np.ndarray,
+    segment: np.ndarray,
+    price_table: np.ndarray,
+    response: np.ndarray,
+    base_tokens: np.ndarray,
+    token_factor: float,
+    finetuned: np.ndarray,
+    price_paid: np.ndarray,
+    tokens: np.ndarray,
+) -> None:
+    """Fine-tuning, price paid and tokens of the quarter after the developers' choice.
+
+    The k-th developer on a model (``col >= 0``, in row order) fine-tunes if
+    ``tune_draw[k] < finetune_rate``. Rows that have not adopted buy nothing (``col`` set to
+    -1). Price paid and tokens (``base_tokens * token_factor * response``) come from the
+    segment x option tables, whose last column (no option) holds NaN and 0; developers not
+    in ``rows`` get NaN and 0.
+    """
+    price_paid[:] = np.nan
+    tokens[:] = 0.0
+    k = 0
+    n_none = price_table.shape[1] - 1
+    for i in range(rows.size):
+        r = rows[i]
+        c = col[i]
+        if c >= 0:
+            if tune_draw[k] < finetune_rate:
+                finetuned[r] = True
+            k += 1
+        if not adopted[r]:
+            c = -1
+            col[i] = -1
+        s = segment[r]
+        j = c if c >= 0 else n_none
+        price_paid[r] = price_table[s, j]
+        tokens[r] = base_tokens[r] * token_factor * response[s, j]

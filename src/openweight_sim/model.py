@@ -22,7 +22,7 @@ from typing import Any
 import mesa
 import numpy as np
 
-from openweight_sim import market
+from openweight_sim import _kernels, market
 from openweight_sim.agents import (
     NO_CHOICE,
     OUTSIDE,
@@ -395,10 +395,13 @@ class OpenWeightMarket(mesa.Model):
             "tokens": np.bincount(inverse, weights=self._expected_tokens(idx), minlength=uniq.size),
         }
 
-    def _expected_tokens(self, idx: np.ndarray) -> np.ndarray:
-        dev = self.developers
+    def _token_factor(self) -> float:
+        """Growth of expected tokens per developer since the start of the run."""
         years = (self.q - self.q0) / 4.0
-        return dev.base_tokens[idx] * (1.0 + self.config.developers.token_growth) ** years
+        return (1.0 + self.config.developers.token_growth) ** years
+
+    def _expected_tokens(self, idx: np.ndarray) -> np.ndarray:
+        return self.developers.base_tokens[idx] * self._token_factor()
 
     def _demand_system(self, opts: Options, groups: dict[str, np.ndarray]) -> dict[str, Any]:
         """Mean utilities, availability and weights of the developer groups (G×J)."""
@@ -546,32 +549,45 @@ class OpenWeightMarket(mesa.Model):
         groups: dict[str, np.ndarray],
         eq: market.Equilibrium,
     ) -> None:
+        """Developers re-optimise, draw their options, fine-tune, and pay for their tokens.
+
+        Per developer the work is a few scalar steps, done in the compiled loops of
+        :mod:`openweight_sim._kernels` with the same uniform draws, in the same order, as
+        the array version (``market.sample_choices`` for the categorical draw).
+        """
         dev = self.developers
         sc = self.config.developers
         rows, inverse = groups["rows"], groups["inverse"]
         J = opts.size
-        choice = dev.choice[rows]
-        col = groups["cur_col"].copy()
-        # Options that vanished (retired model, dropped host) force a new choice.
-        forced = (choice == NO_CHOICE) | ((choice >= 0) & (col < 0))
         draw = self.rng.random(rows.size)
-        chooses = (forced | (draw < sc.reoptimize_rate)) & groups.get("choosers", True)
         u = self.rng.random(rows.size)
         prob = np.concatenate([eq.shares, 1.0 - eq.shares.sum(axis=1, keepdims=True)], axis=1)
-        sel = np.flatnonzero(chooses)
-        pick = market.sample_choices(prob, inverse[sel], u[sel])
-        who = rows[sel]
-        inside = pick < J
-        new_col = np.where(inside, pick, -1)
-        new_lab = np.where(inside, opts.lab[np.minimum(pick, J - 1)], dev.lab[who])
-        dev.finetuned[who] &= new_lab == dev.lab[who]  # a new family loses the tune
-        dev.choice[who] = np.where(inside, opts.key[np.minimum(pick, J - 1)], OUTSIDE)
-        dev.lab[who] = new_lab.astype(np.int16)
-        col[sel] = new_col
+        # as in market.sample_choices: row cumulative sums offset by the group index
+        cum = np.clip(np.cumsum(np.maximum(prob, 0.0), axis=1), 0.0, 1.0)
+        cum += np.arange(prob.shape[0], dtype=float)[:, None]
+        choosers = groups.get("choosers")
+        col = np.empty(rows.size, dtype=np.int64)
+        _kernels.choose_options(
+            rows,
+            inverse,
+            groups["cur_col"],
+            draw,
+            u,
+            float(sc.reoptimize_rate),
+            np.ones(rows.size, dtype=bool) if choosers is None else choosers,
+            cum.ravel(),
+            J + 1,
+            opts.lab,
+            opts.key,
+            NO_CHOICE,
+            OUTSIDE,
+            dev.choice,
+            dev.lab,
+            dev.finetuned,
+            col,
+        )
         # Fine-tuning: some developers on a model tune it, which locks them in.
-        on_model = rows[col >= 0]
-        tune = self.rng.random(on_model.size) < sc.finetune_rate
-        dev.finetuned[on_model[tune]] = True
+        tune = self.rng.random(int(np.count_nonzero(col >= 0)))
         # Price paid and this quarter's tokens (small price elasticity, F45), looked up in a
         # segment × option table; column J (no option) holds NaN price and zero tokens.
         S = self.segments.alpha.size
@@ -579,13 +595,22 @@ class OpenWeightMarket(mesa.Model):
         table[:, :J] = np.where(opts.fixed[None, :], demand["self_price"], eq.prices[None, :])
         response = np.zeros((S, J + 1))
         response[:, :J] = np.power(table[:, :J], sc.token_price_elasticity)
-        seg_rows = dev.segment[rows]
-        col = np.where(dev.adopted[rows], col, -1)  # prospective-demand rows buy nothing
-        col_or_none = np.where(col >= 0, col, J)
-        dev.price_paid[:] = np.nan
-        dev.price_paid[rows] = table[seg_rows, col_or_none]
-        dev.tokens[:] = 0.0
-        dev.tokens[rows] = self._expected_tokens(rows) * response[seg_rows, col_or_none]
+        # prospective-demand rows (not adopted) buy nothing: settle_quarter sets their col -1
+        _kernels.settle_quarter(
+            rows,
+            col,
+            tune,
+            float(sc.finetune_rate),
+            dev.adopted,
+            dev.segment,
+            table,
+            response,
+            dev.base_tokens,
+            self._token_factor(),
+            dev.finetuned,
+            dev.price_paid,
+            dev.tokens,
+        )
         self._last_choice_cols = (rows, col)
 
     def _grow_demand(self) -> None:
