@@ -176,49 +176,6 @@ def plain_shares(e: np.ndarray, outside: np.ndarray, shares: np.ndarray) -> None
 
 
 @njit(cache=True, nogil=True)
-def markup_terms(
-    shares: np.ndarray,
-    cond: np.ndarray,
-    markup: np.ndarray,
-    firm_of: np.ndarray,
-    n_firms: int,
-    cell_of: np.ndarray,
-    n_cells: int,
-    kappa: float,
-    out: np.ndarray,
-) -> None:
-    """Per product and group, the term of ``(Omega o Gamma^T)(p - c)`` for firm-id ownership.
-
-    With ``x_gk = s_gk markup_k``, ``F`` its sum over the firm and ``C`` over the firm-nest
-    cell of product j, ``out[j, g] = s_gj F + kappa s_{g,j|n} C`` (``kappa`` =
-    sigma / (1 - sigma), 0 for plain logit, when ``cond`` is not read); summing ``out`` over
-    groups with weights ``w_g alpha_g`` gives ``big_t``.
-    """
-    n_prod, n_seg = shares.shape
-    firm_sum = np.zeros((n_firms, n_seg))
-    cell_sum = np.zeros((n_cells, n_seg))
-    nested = kappa != 0.0
-    for j in range(n_prod):
-        m = markup[j]
-        if m == 0.0:
-            continue
-        f, c = firm_of[j], cell_of[j]
-        for g in range(n_seg):
-            x = shares[j, g] * m
-            firm_sum[f, g] += x
-            if nested:
-                cell_sum[c, g] += x
-    for j in range(n_prod):
-        f, c = firm_of[j], cell_of[j]
-        if nested:
-            for g in range(n_seg):
-                out[j, g] = shares[j, g] * firm_sum[f, g] + kappa * (cond[j, g] * cell_sum[c, g])
-        else:
-            for g in range(n_seg):
-                out[j, g] = shares[j, g] * firm_sum[f, g]
-
-
-@njit(cache=True, nogil=True)
 def zeta_step(
     p: np.ndarray,
     c: np.ndarray,
@@ -387,3 +344,76 @@ def settle_quarter(
         j = c if c >= 0 else n_none
         price_paid[r] = price_table[s, j]
         tokens[r] = base_tokens[r] * token_factor * response[s, j]
+
+
+@njit(cache=True, nogil=True)
+def valid_prices(p: np.ndarray, log_price: bool) -> bool:
+    """Whether every price is finite (and positive with log price)."""
+    ok = True
+    for i in range(p.size):
+        x = p[i]
+        if not np.isfinite(x) or (log_price and not x > 0.0):
+            ok = False
+            break
+    return ok
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def demand_terms(
+    shares: np.ndarray,
+    cond: np.ndarray,
+    p: np.ndarray,
+    c: np.ndarray,
+    strategic: np.ndarray,
+    w: np.ndarray,
+    wa: np.ndarray,
+    firm_of: np.ndarray,
+    n_firms: int,
+    cell_of: np.ndarray,
+    n_cells: int,
+    kappa: float,
+    big_t: np.ndarray,
+    big_l: np.ndarray,
+    q: np.ndarray,
+) -> None:
+    """The zeta map's demand terms for firm-id ownership, from the shares (J, G).
+
+    With markups ``m_k = p_k - c_k`` (0 for non-strategic products), ``x_gk = s_gk m_k``, and
+    ``F`` and ``C`` the sums of ``x`` over the firm and the firm-nest cell of product j:
+
+    * ``big_t_j = sum_g wa_g (s_gj F + kappa s_{g,j|n} C)`` (``kappa = sigma/(1 - sigma)``, 0
+      for plain logit, when ``cond`` is not read), i.e. ``-(Omega o Gamma^T)(p - c) / b_j``;
+    * ``big_l_j = sum_g wa_g s_gj`` and ``q_j = sum_g w_g s_gj``.
+
+    Sums over groups may be reassociated (vectorised), which changes only round-off.
+    """
+    n_prod, n_seg = shares.shape
+    firm_sum = np.zeros((n_firms, n_seg))
+    cell_sum = np.zeros((n_cells, n_seg))
+    nested = kappa != 0.0
+    for j in range(n_prod):
+        if not strategic[j]:
+            continue
+        m = p[j] - c[j]
+        f, cell = firm_of[j], cell_of[j]
+        for g in range(n_seg):
+            x = shares[j, g] * m
+            firm_sum[f, g] += x
+            if nested:
+                cell_sum[cell, g] += x
+    for j in range(n_prod):
+        f, cell = firm_of[j], cell_of[j]
+        t = 0.0
+        lam = 0.0
+        qj = 0.0
+        for g in range(n_seg):
+            s = shares[j, g]
+            term = s * firm_sum[f, g]
+            if nested:
+                term += kappa * (cond[j, g] * cell_sum[cell, g])
+            t += wa[g] * term
+            lam += wa[g] * s
+            qj += w[g] * s
+        big_t[j] = t
+        big_l[j] = lam
+        q[j] = qj

@@ -524,7 +524,6 @@ class _ZetaMap:
         self.w_total = float(w.sum())
         self.u_buf = np.empty((n_prod, n_seg))
         self.x_buf = np.empty((n_prod, n_seg))
-        self.t_buf = np.empty((n_prod, n_seg))
         # compiled path (openweight_sim._kernels): utilities pre-divided by 1 - sigma, nests
         # as contiguous runs, work arrays allocated once per problem
         self.compiled = n_prod > 0
@@ -539,6 +538,7 @@ class _ZetaMap:
             self.firm_of, self.n_firms = firms.code, firms.n_groups
             self.cell_of, self.n_cells = cells.code, cells.n_groups
             self.cond_buf = np.empty((n_prod, n_seg))
+            self.big_t, self.big_l, self.q = np.empty(n_prod), np.empty(n_prod), np.empty(n_prod)
             self.nest_top = np.empty((n_nests, n_seg))
             self.nest_total = np.empty((n_nests, n_seg))
             self.nest_log = np.zeros((n_nests, n_seg))
@@ -562,6 +562,8 @@ class _ZetaMap:
 
     def valid(self, p: NDArray[np.float64]) -> bool:
         """Whether demand can be evaluated at ``p``."""
+        if self.compiled:
+            return _kernels.valid_prices(np.ascontiguousarray(p, dtype=float), self.log_price)
         return bool(np.all(np.isfinite(p)) and (not self.log_price or np.all(p > 0)))
 
     def shares(self, p: NDArray[np.float64], out: NDArray[np.float64]) -> Any:
@@ -601,41 +603,46 @@ class _ZetaMap:
         would like to price above the cap.
         """
         shares, cond = self.shares(p, self.x_buf)
-        markup = np.where(self.strategic, p - self.c, 0.0)
         kappa = self.sigma / (1.0 - self.sigma) if self.nested else 0.0
         # big_t = -(Omega o Gamma^T)(p - c) / b_j and big_l = -(1 - sigma) Lambda / b_j, where
         # a_gj = -alpha_g b_j with b_j = 1 (linear) or 1 / p_j (log price)
-        if self.omega is None and self.compiled:
-            terms = self.t_buf
-            _kernels.markup_terms(
-                shares,
-                shares if cond is None else cond,
-                markup,
-                self.firm_of,
-                self.n_firms,
-                self.cell_of,
-                self.n_cells,
-                kappa,
-                terms,
-            )
-            big_t = terms @ self.wa
-        else:
-            x = np.multiply(shares, markup[:, None], out=self.t_buf)
-            big_t = np.einsum("jg,jg,g->j", self.agg_firm(x), shares, self.wa)
-            if self.nested:
-                big_t += kappa * np.einsum("jg,jg,g->j", self.agg_cell(x), cond, self.wa)
-        big_l, q = (shares @ self.wq).T
         if self.compiled:
+            p = np.ascontiguousarray(p, dtype=float)
+            big_t, big_l, q = self.big_t, self.big_l, self.q
+            if self.omega is None:
+                _kernels.demand_terms(
+                    shares,
+                    shares if cond is None else cond,
+                    p,
+                    self.c,
+                    self.strategic,
+                    self.w,
+                    self.wa,
+                    self.firm_of,
+                    self.n_firms,
+                    self.cell_of,
+                    self.n_cells,
+                    kappa,
+                    big_t,
+                    big_l,
+                    q,
+                )
+            else:
+                x = np.multiply(shares, np.where(self.strategic, p - self.c, 0.0)[:, None])
+                big_t[:] = np.einsum("jg,jg,g->j", self.agg_firm(x), shares, self.wa)
+                if self.nested:
+                    big_t += kappa * np.einsum("jg,jg,g->j", self.agg_cell(x), cond, self.wa)
+                big_l[:], q[:] = (shares @ self.wq).T
             new_p, foc = np.empty_like(p), np.empty_like(p)
             res, runaway = _kernels.zeta_step(
-                np.ascontiguousarray(p, dtype=float),
+                p,
                 self.c,
                 self.strategic,
                 self.c if self.cap is None else self.cap,
                 self.cap is not None,
                 big_t,
-                np.ascontiguousarray(big_l),
-                np.ascontiguousarray(q),
+                big_l,
+                q,
                 self.sigma,
                 self.log_price,
                 self.w_total,
@@ -643,6 +650,11 @@ class _ZetaMap:
                 foc,
             )
         else:
+            x = np.multiply(shares, np.where(self.strategic, p - self.c, 0.0)[:, None])
+            big_t = np.einsum("jg,jg,g->j", self.agg_firm(x), shares, self.wa)
+            if self.nested:
+                big_t += kappa * np.einsum("jg,jg,g->j", self.agg_cell(x), cond, self.wa)
+            big_l, q = (shares @ self.wq).T
             own = q * p if self.log_price else q  # Q_j / b_j
             zeta = np.zeros_like(p)
             ok = self.strategic & (big_l > 0)  # zero demand everywhere: price at cost
