@@ -417,3 +417,26 @@ def demand_terms(
         big_t[j] = t
         big_l[j] = lam
         q[j] = qj
+
+
+def warm_up_choice() -> None:
+    """Load the developer-choice kernels now (from the disk cache, or compile them).
+
+    Why: a model calls this in its set-up, so that the first simulated quarter does not pay
+    the load; the argument types are those of ``OpenWeightMarket._choose``.
+    """
+    one = np.zeros(1, dtype=np.int64)
+    choice = np.full(1, -1, dtype=np.int64)
+    lab = np.full(1, -1, dtype=np.int16)
+    finetuned = np.zeros(1, dtype=bool)
+    col = np.empty(1, dtype=np.int64)
+    half = np.full(1, 0.5)
+    choose_options(
+        one, one, one - 1, half, half, 0.5, np.ones(1, dtype=bool), np.array([0.5, 1.0]), 2,
+        one, one, -1, -2, choice, lab, finetuned, col,
+    )  # fmt: skip
+    table = np.ones((1, 2))
+    settle_quarter(
+        one, col, half, 0.5, np.ones(1, dtype=bool), np.zeros(1, dtype=np.int16), table,
+        table, np.ones(1), 1.0, finetuned, np.empty(1), np.empty(1),
+    )  # fmt: skip

@@ -46,7 +46,7 @@ from openweight_sim.options import (
     self_host_price,
     switching_cost,
 )
-from openweight_sim.releases import Release, history_table
+from openweight_sim.releases import Release, history_by_quarter
 from openweight_sim.scenario import (
     Scenario,
     load_scenario,
@@ -87,13 +87,17 @@ class OpenWeightMarket(mesa.Model):
         **overrides: Any,
     ):
         super().__init__(rng=rng)
-        market.warm_up()  # compiled pricing kernels load here, not in the first quarter
+        # compiled kernels load here, in set-up, not in the first quarter
+        market.warm_up()
+        _kernels.warm_up_choice()
         self.config = load_scenario(scenario, overrides, override_source="model keyword")
         sc = self.config
         self.q0 = quarter_index(sc.start)
         self.q_end = quarter_index(sc.end)
         self.q = self.q0
         self.history_end = quarter_index(sc.history_until) if sc.history else self.q0 - 1
+        if sc.history:
+            history_by_quarter(sc.history)  # read the historical table in set-up (cached)
 
         self.labs: dict[str, Lab] = {k: Lab(self, k, spec) for k, spec in sc.labs.items()}
         self.lab_index = {k: i for i, k in enumerate(self.labs)}
@@ -199,8 +203,7 @@ class OpenWeightMarket(mesa.Model):
             lab.update_policy(q, sum(self._meta_trailing) if self._is_meta(lab) else None)
         new: list[Release] = []
         if q <= self.history_end:
-            table = history_table(self.config.history)
-            for row in table[table["quarter_index"] == q].itertuples():
+            for row in history_by_quarter(self.config.history).get(q, []):
                 if row.lab not in self.labs:
                     continue
                 lab = self.labs[row.lab]
