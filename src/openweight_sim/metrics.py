@@ -94,10 +94,12 @@ class QuarterBook:
         J = opts.size
         rows, col = model._last_choice_cols
         using = col >= 0
+        col_using = col[using]
         tok = dev.tokens[rows] * scale
         paid = np.nan_to_num(dev.price_paid[rows])
-        Q = np.bincount(col[using], weights=tok[using], minlength=J)
-        spend = np.bincount(col[using], weights=(tok * paid)[using], minlength=J)
+        tok_paid = tok * paid
+        Q = np.bincount(col_using, weights=tok[using], minlength=J)
+        spend = np.bincount(col_using, weights=tok_paid[using], minlength=J)
         cost = np.where(opts.fixed, np.nan, opts.cost)
         serve_cost = np.where(opts.fixed, spend, opts.cost * Q)
         prices = np.where(opts.fixed, np.nan, eq.prices)
@@ -159,7 +161,7 @@ class QuarterBook:
         if "enterprise" in seg_names:
             ent = dev.segment[rows] == seg_names.index("enterprise")
             m = ent & using
-            e_spend = np.bincount(col[m], weights=(tok * paid)[m], minlength=J)
+            e_spend = np.bincount(col[m], weights=tok_paid[m], minlength=J)
             e_tok = np.bincount(col[m], weights=tok[m], minlength=J)
             api_spend = e_spend[opts.api].sum()
             for lab_key in ("openai", "anthropic"):
@@ -214,22 +216,36 @@ class QuarterBook:
             }
 
         b._meta_payoff(model, opts, prices, using, col, rows)
-        for j in range(J):
+        # One record per option; arrays become Python lists once (same values as float()).
+        kinds = ("closed_api", "open_api", "hosted", "self_host")
+        rels = [model.releases[r] for r in opts.rid.tolist()]
+        fixed = opts.fixed.tolist()
+        prices_l, cost_l, spend_l, q_l = prices.tolist(), cost.tolist(), spend.tolist(), Q.tolist()
+        for j, (k, lab_i, host_i, quality, is_open) in enumerate(
+            zip(
+                kind.tolist(),
+                opts.lab.tolist(),
+                opts.host.tolist(),
+                opts.quality.tolist(),
+                openm.tolist(),
+                strict=True,
+            )
+        ):
             model.offer_records.append(
                 {
                     "quarter": b.quarter,
                     "option": opts.names[j],
-                    "kind": ("closed_api", "open_api", "hosted", "self_host")[int(kind[j])],
-                    "lab": labs[int(opts.lab[j])],
-                    "host": hosts[int(opts.host[j])].key if opts.host[j] >= 0 else "",
-                    "release": model.releases[int(opts.rid[j])].name,
-                    "tier": model.releases[int(opts.rid[j])].tier,
-                    "quality": float(opts.quality[j]),
-                    "open_weights": bool(openm[j]),
-                    "price": float(prices[j]) if not opts.fixed[j] else _ratio(spend[j], Q[j]),
-                    "marginal_cost": float(cost[j]) if not opts.fixed[j] else NAN,
-                    "tokens_m": float(Q[j]),
-                    "spend_usd": float(spend[j]),
+                    "kind": kinds[k],
+                    "lab": labs[lab_i],
+                    "host": hosts[host_i].key if host_i >= 0 else "",
+                    "release": rels[j].name,
+                    "tier": rels[j].tier,
+                    "quality": quality,
+                    "open_weights": is_open,
+                    "price": prices_l[j] if not fixed[j] else _ratio(spend[j], Q[j]),
+                    "marginal_cost": cost_l[j] if not fixed[j] else NAN,
+                    "tokens_m": q_l[j],
+                    "spend_usd": spend_l[j],
                 }
             )
         return b
