@@ -420,7 +420,7 @@ def demand_terms(
 
 
 def warm_up_choice() -> None:
-    """Load the developer-choice kernels now (from the disk cache, or compile them).
+    """Load the developer grouping and choice kernels now (from the disk cache, or compile them).
 
     Why: a model calls this in its set-up, so that the first simulated quarter does not pay
     the load; the argument types are those of ``OpenWeightMarket._choose``.
@@ -435,8 +435,68 @@ def warm_up_choice() -> None:
         one, one, one - 1, half, half, 0.5, np.ones(1, dtype=bool), np.array([0.5, 1.0]), 2,
         one, one, -1, -2, choice, lab, finetuned, col,
     )  # fmt: skip
+    group_developers(
+        one, choice, np.full(3, -1, dtype=np.int64), lab + 1, lab, finetuned, 1, 1, 8,
+        np.ones(1), 1.0,
+    )  # fmt: skip
     table = np.ones((1, 2))
     settle_quarter(
         one, col, half, 0.5, np.ones(1, dtype=bool), np.zeros(1, dtype=np.int16), table,
         table, np.ones(1), 1.0, finetuned, np.empty(1), np.empty(1),
     )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def group_developers(
+    rows: np.ndarray,
+    choice: np.ndarray,
+    col_of_key: np.ndarray,
+    segment: np.ndarray,
+    lab: np.ndarray,
+    finetuned: np.ndarray,
+    n_options: int,
+    n_labs: int,
+    n_codes: int,
+    base_tokens: np.ndarray,
+    token_factor: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Group the developers ``rows`` by (segment, current option column, lab, fine-tuned).
+
+    The group code is ``((segment * (J + 1) + col + 1) * (L + 1) + lab + 1) * 2 + finetuned``
+    (``col = col_of_key[choice]``, negative keys index the trailing -1 slots); groups are
+    numbered in increasing code order. Expected tokens (``base_tokens * token_factor``) are
+    summed per group in row order, as ``np.bincount`` does.
+
+    Returns:
+        ``(cur_col, inverse, codes, tokens)``: each row's option column and group, each
+        group's code, and each group's expected tokens.
+    """
+    n = rows.size
+    cur_col = np.empty(n, dtype=np.int64)
+    code = np.empty(n, dtype=np.int64)
+    counts = np.zeros(n_codes, dtype=np.int64)
+    for i in range(n):
+        r = rows[i]
+        col = col_of_key[choice[r]]
+        cur_col[i] = col
+        k = np.int64(segment[r]) * (n_options + 1) + (col + 1)
+        k = (k * (n_labs + 1) + (np.int64(lab[r]) + 1)) * 2 + (1 if finetuned[r] else 0)
+        code[i] = k
+        counts[k] += 1
+    remap = np.full(n_codes, -1, dtype=np.int64)
+    n_groups = 0
+    for k in range(n_codes):
+        if counts[k] > 0:
+            remap[k] = n_groups
+            n_groups += 1
+    codes = np.empty(n_groups, dtype=np.int64)
+    for k in range(n_codes):
+        if remap[k] >= 0:
+            codes[remap[k]] = k
+    inverse = np.empty(n, dtype=np.int64)
+    tokens = np.zeros(n_groups)
+    for i in range(n):
+        g = remap[code[i]]
+        inverse[i] = g
+        tokens[g] += base_tokens[rows[i]] * token_factor
+    return cur_col, inverse, codes, tokens

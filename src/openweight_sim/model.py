@@ -355,7 +355,8 @@ class OpenWeightMarket(mesa.Model):
 
         Groups of identical developers share utilities, so pricing and choice
         probabilities are computed per group (G of them, a few hundred), not per developer.
-        The group code space is small, so grouping is a counting pass, O(N).
+        The group code space is small, so grouping is a counting pass, O(N), compiled
+        (:func:`openweight_sim._kernels.group_developers`).
 
         Args:
             opts: this quarter's options.
@@ -372,15 +373,20 @@ class OpenWeightMarket(mesa.Model):
         L = len(self.labs)
         col_of_key = np.full(len(self._offer_keys) + 2, -1, dtype=np.int64)
         col_of_key[opts.key] = np.arange(J)
-        choice = dev.choice[idx]
-        cur_col = col_of_key[choice]  # NO_CHOICE/OUTSIDE (−1/−2) hit the trailing −1 slots
-        code = dev.segment[idx].astype(np.int64) * (J + 1) + (cur_col + 1)
-        code = (code * (L + 1) + (dev.lab[idx].astype(np.int64) + 1)) * 2 + dev.finetuned[idx]
-        counts = np.bincount(code, minlength=(dev.segment.max() + 1) * (J + 1) * (L + 1) * 2)
-        uniq = np.flatnonzero(counts)
-        remap = np.full(counts.size, -1, dtype=np.int64)
-        remap[uniq] = np.arange(uniq.size)
-        inverse = remap[code]
+        # one compiled counting pass; NO_CHOICE/OUTSIDE (−1/−2) hit the trailing −1 slots
+        cur_col, inverse, uniq, tokens = _kernels.group_developers(
+            idx,
+            dev.choice,
+            col_of_key,
+            dev.segment,
+            dev.lab,
+            dev.finetuned,
+            J,
+            L,
+            self.segments.alpha.size * (J + 1) * (L + 1) * 2,
+            dev.base_tokens,
+            self._token_factor(),
+        )
         g_ft = (uniq % 2).astype(bool)
         rest = uniq // 2
         g_lab = rest % (L + 1) - 1
@@ -395,16 +401,13 @@ class OpenWeightMarket(mesa.Model):
             "cur": g_cur,
             "lab": g_lab,
             "ft": g_ft,
-            "tokens": np.bincount(inverse, weights=self._expected_tokens(idx), minlength=uniq.size),
+            "tokens": tokens,
         }
 
     def _token_factor(self) -> float:
         """Growth of expected tokens per developer since the start of the run."""
         years = (self.q - self.q0) / 4.0
         return (1.0 + self.config.developers.token_growth) ** years
-
-    def _expected_tokens(self, idx: np.ndarray) -> np.ndarray:
-        return self.developers.base_tokens[idx] * self._token_factor()
 
     def _demand_system(self, opts: Options, groups: dict[str, np.ndarray]) -> dict[str, Any]:
         """Mean utilities, availability and weights of the developer groups (G×J)."""
