@@ -420,7 +420,7 @@ def demand_terms(
 
 
 def warm_up_choice() -> None:
-    """Load the developer grouping and choice kernels now (from the disk cache, or compile them).
+    """Load the developer grouping, choice and accounting kernels now (cached, or compile).
 
     Why: a model calls this in its set-up, so that the first simulated quarter does not pay
     the load; the argument types are those of ``OpenWeightMarket._choose``.
@@ -439,6 +439,7 @@ def warm_up_choice() -> None:
         one, choice, np.full(3, -1, dtype=np.int64), lab + 1, lab, finetuned, 1, 1, 8,
         np.ones(1), 1.0,
     )  # fmt: skip
+    book_developers(one, col, np.ones(1), np.ones(1), 1.0, lab, 0, lab, 0, 1)
     table = np.ones((1, 2))
     settle_quarter(
         one, col, half, 0.5, np.ones(1, dtype=bool), np.zeros(1, dtype=np.int16), table,
@@ -500,3 +501,57 @@ def group_developers(
         inverse[i] = g
         tokens[g] += base_tokens[rows[i]] * token_factor
     return cur_col, inverse, codes, tokens
+
+
+@njit(cache=True, nogil=True)
+def book_developers(
+    rows: np.ndarray,
+    col: np.ndarray,
+    tokens: np.ndarray,
+    price_paid: np.ndarray,
+    scale: float,
+    segment: np.ndarray,
+    tracked_segment: int,
+    lab: np.ndarray,
+    tracked_lab: int,
+    n_options: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Per-option token volumes and spend of the quarter, summed over developers in row order.
+
+    With ``tok = tokens * scale`` and ``paid`` the price paid (``np.nan_to_num``: NaN is 0),
+    for the rows on an option (``col >= 0``): ``Q`` sums ``tok`` and ``spend`` sums
+    ``tok * paid`` per option, as ``np.bincount`` does; ``Q_seg`` and ``spend_seg`` do the
+    same for the developers of ``tracked_segment`` (-1: none); the count is of developers on
+    an option whose lab is ``tracked_lab``.
+
+    Returns:
+        ``(Q, spend, Q_seg, spend_seg, n_on_lab)``.
+    """
+    big = np.finfo(np.float64).max
+    q = np.zeros(n_options)
+    spend = np.zeros(n_options)
+    q_seg = np.zeros(n_options)
+    spend_seg = np.zeros(n_options)
+    n_on_lab = 0
+    for i in range(rows.size):
+        c = col[i]
+        if c < 0:
+            continue
+        r = rows[i]
+        tok = tokens[r] * scale
+        paid = price_paid[r]
+        if paid != paid:
+            paid = 0.0
+        elif paid == np.inf:
+            paid = big
+        elif paid == -np.inf:
+            paid = -big
+        tok_paid = tok * paid
+        q[c] += tok
+        spend[c] += tok_paid
+        if segment[r] == tracked_segment:
+            q_seg[c] += tok
+            spend_seg[c] += tok_paid
+        if lab[r] == tracked_lab:
+            n_on_lab += 1
+    return q, spend, q_seg, spend_seg, n_on_lab
