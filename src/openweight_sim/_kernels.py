@@ -440,6 +440,7 @@ def warm_up_choice() -> None:
         np.ones(1), 1.0,
     )  # fmt: skip
     book_developers(one, col, np.ones(1), np.ones(1), 1.0, lab, 0, lab, 0, 1)
+    count_by_lab(finetuned, choice, lab, 1)
     table = np.ones((1, 2))
     settle_quarter(
         one, col, half, 0.5, np.ones(1, dtype=bool), np.zeros(1, dtype=np.int16), table,
@@ -555,3 +556,22 @@ def book_developers(
         if lab[r] == tracked_lab:
             n_on_lab += 1
     return q, spend, q_seg, spend_seg, n_on_lab
+
+
+@njit(cache=True, nogil=True)
+def count_by_lab(
+    adopted: np.ndarray, choice: np.ndarray, lab: np.ndarray, n_labs: int
+) -> tuple[np.ndarray, int]:
+    """Adopters on an option per lab (``choice >= 0``), and the number of adopters.
+
+    Returns:
+        ``(counts, adopters)``: (n_labs,) integer counts and the total count of adopters.
+    """
+    counts = np.zeros(n_labs, dtype=np.int64)
+    adopters = 0
+    for i in range(adopted.size):
+        if adopted[i]:
+            adopters += 1
+            if choice[i] >= 0:
+                counts[lab[i]] += 1
+    return counts, adopters

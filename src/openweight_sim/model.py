@@ -343,9 +343,10 @@ class OpenWeightMarket(mesa.Model):
         """
         if self._eco_q != self.q:
             dev = self.developers
-            using = dev.adopted & (dev.choice >= 0)
-            counts = np.bincount(dev.lab[using], minlength=len(self.labs)).astype(float)
-            share = counts / max(1, int(dev.adopted.sum()))
+            counts, adopters = _kernels.count_by_lab(
+                dev.adopted, dev.choice, dev.lab, len(self.labs)
+            )
+            share = counts.astype(float) / max(1, adopters)
             self._eco = self.config.developers.ecosystem_weight * np.log1p(100.0 * share)
             self._eco_q = self.q
         return self._eco
