@@ -1,17 +1,23 @@
-"""Compiled (numba) loops of the Bertrand-Nash pricing solver's inner evaluation.
+"""Compiled (numba) loops of the simulation's hot path: the pricing solver and the developers.
 
 Why: every quarter the model solves two pricing equilibria of J ~ 5-100 products and
 G ~ 5-250 developer groups, with 25-100 evaluations of the zeta-markup map each. Written with
 numpy, one evaluation was some 60 operations on (J, G) and (nests, G) arrays: too small for
 numpy's per-call overhead to vanish, and group sums and maxima over a few rows at a time
-(``reduceat``) are slow. These kernels fuse the cheap arithmetic into a few passes over the
-(J, G) product-major arrays, vectorised over groups; the exponentials and logarithms stay in
-numpy, whose vectorised ``exp``/``log`` are several times faster than the scalar ones a
+(``reduceat``) are slow. The solver kernels fuse the cheap arithmetic into a few passes over
+the (J, G) product-major arrays, vectorised over groups; the exponentials and logarithms stay
+in numpy, whose vectorised ``exp``/``log`` are several times faster than the scalar ones a
 compiled loop calls. The formulas are those of :func:`openweight_sim.market._choice` and
 ``_ZetaMap.__call__``; only the order of floating-point operations differs (round-off).
 
-The kernels are compiled on first use and cached on disk (``cache=True``), so only the first
-run after installation pays the compilation (about a second).
+The per-developer steps of a quarter (grouping, re-optimisation and draws, settlement,
+accounting) were a few dozen array operations over up to a million rows each; their kernels
+do the same arithmetic in one or two passes, in the same order, with the same random draws
+(drawn by the model's numpy Generator), so their results are identical to the array code's.
+
+The kernels are compiled on first use and cached on disk (``cache=True``): the first run after
+installation (or after this file changes) compiles them, a few seconds; later processes load
+them in about 0.2 s, which a model does in its set-up.
 """
 
 from __future__ import annotations

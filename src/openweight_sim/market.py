@@ -1,8 +1,9 @@
 """Demand, pricing and diffusion primitives of the AI model market.
 
 This module is the economic engine of the simulation and is deliberately free of any agent or
-framework code: every function is a pure numpy/scipy computation so that it can be unit-tested
-against closed forms and against an independent implementation (pyblp).
+framework code: every function is a pure numpy/scipy computation (the pricing solver's inner
+evaluation runs in the compiled loops of :mod:`openweight_sim._kernels`) so that it can be
+unit-tested against closed forms and against an independent implementation (pyblp).
 
 Conventions used throughout:
 

@@ -7,7 +7,7 @@ Phases of a quarter (docs/ODD.md, "Process overview"):
 3. serving cost — per option, from GPU price, throughput and *active* parameters;
 4. hosts enter and exit — entry when expected profit beats onboarding cost;
 5. prices — Bertrand–Nash (zeta-markup fixed point) or adaptive;
-6. developers choose — a share re-optimises; nested logit; vectorised draws;
+6. developers choose — a share re-optimises; nested logit; draws in one compiled pass;
 7. demand grows — Bass adoption; tokens per developer grow and respond to price;
 8. accounting — revenue, cost, margins, Meta's payoff, consumer surplus; data collection.
 """
