@@ -425,35 +425,6 @@ def demand_terms(
         q[j] = qj
 
 
-def warm_up_choice() -> None:
-    """Load the developer grouping, choice and accounting kernels now (cached, or compile).
-
-    Why: a model calls this in its set-up, so that the first simulated quarter does not pay
-    the load; the argument types are those of ``OpenWeightMarket._choose``.
-    """
-    one = np.zeros(1, dtype=np.int64)
-    choice = np.full(1, -1, dtype=np.int64)
-    lab = np.full(1, -1, dtype=np.int16)
-    finetuned = np.zeros(1, dtype=bool)
-    col = np.empty(1, dtype=np.int64)
-    half = np.full(1, 0.5)
-    choose_options(
-        one, one, one - 1, half, half, 0.5, np.ones(1, dtype=bool), np.array([0.5, 1.0]), 2,
-        one, one, -1, -2, choice, lab, finetuned, col,
-    )  # fmt: skip
-    group_developers(
-        one, choice, np.full(3, -1, dtype=np.int64), lab + 1, lab, finetuned, 1, 1, 8,
-        np.ones(1), 1.0,
-    )  # fmt: skip
-    book_developers(one, col, np.ones(1), np.ones(1), 1.0, lab, 0, lab, 0, 1)
-    count_by_lab(finetuned, choice, lab, 1)
-    table = np.ones((1, 2))
-    settle_quarter(
-        one, col, half, 0.5, np.ones(1, dtype=bool), np.zeros(1, dtype=np.int16), table,
-        table, np.ones(1), 1.0, finetuned, np.empty(1), np.empty(1),
-    )  # fmt: skip
-
-
 @njit(cache=True, nogil=True)
 def group_developers(
     rows: np.ndarray,
@@ -581,3 +552,40 @@ def count_by_lab(
             if choice[i] >= 0:
                 counts[lab[i]] += 1
     return counts, adopters
+
+
+def warm_up_choice() -> None:
+    """Load the developer grouping, choice and accounting kernels now (cached, or compile).
+
+    Why: a model calls this in its set-up, so that the first simulated quarter does not pay
+    the load. The argument types are those the model passes; one developer, one option.
+    """
+    row = np.zeros(1, dtype=np.int64)  # developer 0, in group 0, option key 0
+
+    def state() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        # choice (no choice yet), lab (none), fine-tuned, segment 0
+        return (
+            np.full(1, -1, dtype=np.int64),
+            np.full(1, -1, dtype=np.int16),
+            np.zeros(1, dtype=bool),
+            np.zeros(1, dtype=np.int16),
+        )
+
+    choice, lab, finetuned, segment = state()
+    col_of_key = np.full(3, -1, dtype=np.int64)
+    group_developers(
+        row, choice, col_of_key, segment, lab, finetuned, 1, 1, 8, np.ones(1), 1.0
+    )  # fmt: skip
+    count_by_lab(finetuned, choice, lab, 1)
+    col = np.empty(1, dtype=np.int64)
+    half = np.full(1, 0.5)
+    choose_options(
+        row, row, row - 1, half, half, 0.5, np.ones(1, dtype=bool), np.array([0.5, 1.0]), 2,
+        row, row, -1, -2, choice, lab, finetuned, col,
+    )  # fmt: skip
+    table = np.ones((1, 2))
+    settle_quarter(
+        row, col, half, 0.5, np.ones(1, dtype=bool), segment, table, table, np.ones(1), 1.0,
+        finetuned, np.empty(1), np.empty(1),
+    )  # fmt: skip
+    book_developers(row, col, np.ones(1), np.ones(1), 1.0, segment, 0, lab, 0, 1)
