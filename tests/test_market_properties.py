@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openweight_sim.market import (
+    _Groups,
+    _ZetaMap,
     consumer_surplus,
     logit_shares,
     sample_choices,
@@ -188,6 +190,50 @@ def test_shares_consistency(mk: Market, shift: float) -> None:
     odds_shifted = (shifted / outside_shifted[:, None])[ok]
     np.testing.assert_allclose(odds_shifted, odds * np.exp(shift), rtol=1e-9)
     assert np.all(shifted[~mk.available] == 0)
+
+
+def _zeta_map(mk: Market, shift: float) -> _ZetaMap:
+    """The solver's zeta map of a random market (as solve_equilibrium builds it)."""
+    n_prod = mk.cost.size
+    strategic = ~mk.fixed & mk.available.any(axis=0)
+    sigma = mk.sigma if not _Groups.from_ids(mk.nest, n_prod).all_singletons else 0.0
+    return _ZetaMap(
+        np.where(mk.available, mk.delta + shift, -np.inf),
+        mk.cost,
+        mk.alpha,
+        mk.weight,
+        strategic,
+        np.full(n_prod, 5.0),
+        _Groups.from_ids(mk.nest, n_prod).code,
+        _Groups.from_ids(mk.firm, n_prod).code,
+        None,
+        sigma,
+        mk.log_price,
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(markets(), st.sampled_from([0.0, -40.0, 300.0]), st.integers(0, 2**32 - 1))
+def test_compiled_zeta_map_matches_numpy(mk: Market, shift: float, seed: int) -> None:
+    """The compiled evaluation (openweight_sim._kernels) equals the numpy one up to round-off."""
+    compiled = _zeta_map(mk, shift)
+    reference = _zeta_map(mk, shift)
+    reference.compiled = False
+    assert compiled.compiled
+    prices = compiled.clip(compiled.c * np.random.default_rng(seed).uniform(1.0, 3.0, mk.cost.size))
+    new_c, foc_c = compiled(prices)
+    new_r, foc_r = reference(prices)
+    np.testing.assert_allclose(new_c, new_r, rtol=1e-9, atol=1e-300)
+    np.testing.assert_allclose(foc_c, foc_r, rtol=1e-9, atol=1e-12 * mk.weight.sum())
+    assert compiled.best_res == reference.best_res or np.isclose(
+        compiled.best_res, reference.best_res, rtol=1e-9, atol=1e-12
+    )
+    shares_c, cond_c = compiled.shares(prices, np.empty_like(compiled.d))
+    shares_r, cond_r = reference.shares(prices, np.empty_like(reference.d))
+    np.testing.assert_allclose(shares_c, shares_r, rtol=1e-12, atol=1e-300)
+    assert (cond_c is None) == (cond_r is None)
+    if cond_c is not None:
+        np.testing.assert_allclose(cond_c, cond_r, rtol=1e-12, atol=1e-300)
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,8 +1,9 @@
 """Demand, pricing and diffusion primitives of the AI model market.
 
 This module is the economic engine of the simulation and is deliberately free of any agent or
-framework code: every function is a pure numpy/scipy computation so that it can be unit-tested
-against closed forms and against an independent implementation (pyblp).
+framework code: every function is a pure numpy/scipy computation (the pricing solver's inner
+evaluation runs in the compiled loops of :mod:`openweight_sim._kernels`) so that it can be
+unit-tested against closed forms and against an independent implementation (pyblp).
 
 Conventions used throughout:
 
@@ -25,8 +26,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import optimize, sparse
+from scipy import optimize
 from scipy.special import lambertw
+
+from openweight_sim import _kernels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,16 +55,22 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 
 
+_DENSE_LIMIT = 8192  # largest K*J for which group sums use a dense (K, J) indicator matmul
+
+
 @dataclass(frozen=True, eq=False)
 class _Groups:
     """A partition of the J products into groups (nests, firms, firm-nest cells).
 
     Internally arrays are product-major, shape (J, G), so that every reduction over products
-    runs over contiguous rows of length G. Group sums use a sparse (K, J) indicator matrix,
-    O(G*J) whatever the number of groups, instead of a dense (J, J) product; group maxima use
-    ``reduceat`` over the rows sorted by group. When the products are already sorted by group
-    (the solver arranges this) no gather is needed and expansion back to products is a cheap
-    ``np.repeat``.
+    runs over whole rows of length G. ``ufunc.reduceat`` along the product axis is slow for
+    these shapes (numpy loops over the few rows of each group once per column), so for the
+    small problems of the simulation group sums are a product with a dense (K, J) 0/1
+    indicator and group maxima a maximum over a (K, largest group, G) gather in which short
+    groups repeat their first product; larger problems fall back to ``reduceat`` over the rows
+    sorted by group, O(G*J) whatever the number of groups. Expansion back to products is a
+    cheap ``np.repeat`` when the products are already sorted by group (the solver arranges
+    this), a gather otherwise.
     """
 
     code: NDArray[np.intp]  # (J,) group index 0..K-1 of every product
@@ -69,35 +78,58 @@ class _Groups:
     starts: NDArray[np.intp]  # (K,) first position of each group in the sorted order
     counts: NDArray[np.intp]  # (K,) group sizes
     contiguous: bool  # products already sorted by group (order is the identity)
-    indicator: sparse.csr_array  # (K, J) group membership
+    indicator: NDArray[np.float64] | None  # (K, J) membership, if K*J <= _DENSE_LIMIT
+    padded: NDArray[np.intp] | None  # (K, largest group) member rows, if not much padding
 
     @classmethod
     def from_ids(cls, ids: ArrayLike | None, n_products: int) -> _Groups:
         """Build the partition from arbitrary ids (``None``: every product on its own)."""
+        new_group = np.ones(n_products, dtype=bool)
         if ids is None:
             code = np.arange(n_products, dtype=np.intp)
+            contiguous = True
         else:
             arr = np.asarray(ids)
             if arr.shape != (n_products,):
                 raise ValueError(f"group ids must have shape ({n_products},), got {arr.shape}")
-            _, code = np.unique(arr, return_inverse=True)
-            code = code.astype(np.intp).reshape(n_products)
-        order = np.argsort(code, kind="stable").astype(np.intp)
-        sorted_code = code[order]
-        new_group = np.r_[True, sorted_code[1:] != sorted_code[:-1]][:n_products]
-        starts = np.flatnonzero(new_group).astype(np.intp)
-        counts = np.diff(np.r_[starts, n_products]).astype(np.intp)
-        indicator = sparse.csr_array(
-            (np.ones(n_products), (code, np.arange(n_products))),
-            shape=(starts.size, n_products),
+            contiguous = arr.dtype.kind in "iub" and bool(np.all(arr[1:] >= arr[:-1]))
+            if contiguous:  # sorted integer ids (the common case): number the runs
+                np.not_equal(arr[1:], arr[:-1], out=new_group[1:])
+                code = np.cumsum(new_group, dtype=np.intp) - 1
+            else:
+                _, code = np.unique(arr, return_inverse=True)
+                code = code.astype(np.intp).reshape(n_products)
+                contiguous = bool(np.all(code[1:] >= code[:-1]))
+        order = (
+            np.arange(n_products, dtype=np.intp)
+            if contiguous
+            else np.argsort(code, kind="stable").astype(np.intp)
         )
+        sorted_code = code[order]
+        if ids is not None:
+            np.not_equal(sorted_code[1:], sorted_code[:-1], out=new_group[1:])
+        starts = np.flatnonzero(new_group).astype(np.intp)
+        counts = np.diff(starts, append=n_products).astype(np.intp)
+        n_groups = starts.size
+        indicator = None
+        if 1 < n_groups < n_products and n_groups * n_products <= _DENSE_LIMIT:
+            indicator = np.zeros((n_groups, n_products))
+            indicator[code, np.arange(n_products)] = 1.0
+        padded = None
+        widest = int(counts.max()) if n_groups else 0
+        if 1 < n_groups < n_products and n_groups * widest <= 4 * n_products:
+            # position of every product within its group, then short groups repeat member 0
+            rank = np.arange(n_products) - np.repeat(starts, counts)
+            padded = np.repeat(order[starts][:, None], widest, axis=1)
+            padded[sorted_code, rank] = order
         return cls(
             code=code,
             order=order,
             starts=starts,
             counts=counts,
-            contiguous=bool(np.all(code[1:] >= code[:-1])),
+            contiguous=contiguous,
             indicator=indicator,
+            padded=padded,
         )
 
     @property
@@ -112,12 +144,17 @@ class _Groups:
 
     def max(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """Maximum of ``x`` (J, G) over the products of each group; returns (K, G)."""
+        if self.padded is not None:
+            return x[self.padded].max(axis=1)
         xs = x if self.contiguous else x[self.order]
         return np.maximum.reduceat(xs, self.starts, axis=0)
 
     def sum(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Sum of ``x`` (J, G) over the products of each group; returns (K, G)."""
-        return self.indicator @ x
+        """Sum of ``x`` (J, G), which must be finite, over the products of each group: (K, G)."""
+        if self.indicator is not None:
+            return self.indicator @ x
+        xs = x if self.contiguous else x[self.order]
+        return np.add.reduceat(xs, self.starts, axis=0)
 
     def expand(self, y: NDArray[np.float64]) -> NDArray[np.float64]:
         """Map a per-group array (K, G) back to products (J, G)."""
@@ -438,9 +475,13 @@ class _ZetaMap:
     """The zeta-markup map ``p -> c + zeta(p)`` of one pricing problem.
 
     Products are held in an order where nests and firm-nest cells are contiguous, so the group
-    sums of the inner loop need no gathers; arrays are product-major (J, G). Every evaluation
-    is counted and the point with the smallest FOC residual seen so far is remembered, so the
-    solver phases can hand over to each other and the best point is what gets returned.
+    sums of the inner loop need no gathers; arrays are product-major (J, G). An evaluation runs
+    through the compiled kernels of :mod:`openweight_sim._kernels` (a few fused passes over
+    the (J, G) arrays plus numpy's vectorised exp/log) instead of some 60 small numpy
+    operations; with a dense ownership matrix the firm and cell aggregates stay two (J, J)
+    matrix products. Every evaluation is counted and the point with the smallest FOC residual
+    seen so far is remembered, so the solver phases can hand over to each other and the best
+    point is what gets returned.
     """
 
     def __init__(
@@ -470,6 +511,7 @@ class _ZetaMap:
         self.d = np.ascontiguousarray(d.T[perm])  # (J, G), -inf where unavailable
         self.c, self.strategic = c[perm], strategic[perm]
         self.cap = None if cap is None else cap[perm]
+        self.omega = omega
         if omega is None:
             self.agg_firm, self.agg_cell = firms.sum_back, cells.sum_back
         else:
@@ -483,9 +525,29 @@ class _ZetaMap:
         self.w_total = float(w.sum())
         self.u_buf = np.empty((n_prod, n_seg))
         self.x_buf = np.empty((n_prod, n_seg))
+        # compiled path (openweight_sim._kernels): utilities pre-divided by 1 - sigma, nests
+        # as contiguous runs, work arrays allocated once per problem
+        self.compiled = n_prod > 0
+        if self.compiled:
+            scale = 1.0 / (1.0 - sigma) if self.nested else 1.0
+            self.d_scaled = self.d * scale
+            self.a_scaled = a * scale
+            n_nests = self.nests.n_groups if self.nested else 1
+            self.nest_bounds = (
+                np.append(self.nests.starts, n_prod) if self.nested else np.array([0, n_prod])
+            ).astype(np.intp)
+            self.firm_of, self.n_firms = firms.code, firms.n_groups
+            self.cell_of, self.n_cells = cells.code, cells.n_groups
+            self.cond_buf = np.empty((n_prod, n_seg))
+            self.big_t, self.big_l, self.q = np.empty(n_prod), np.empty(n_prod), np.empty(n_prod)
+            self.nest_top = np.empty((n_nests, n_seg))
+            self.nest_total = np.empty((n_nests, n_seg))
+            self.nest_log = np.zeros((n_nests, n_seg))
+            self.nest_term = np.empty((n_nests, n_seg))
+            self.top = np.empty(n_seg)
         # products without demand even when everything sells at cost (demand underflows) can
         # never earn anything: price them at cost like products nobody can buy
-        at_cost, _ = self.shares(self.c, self.u_buf)
+        at_cost, _ = self.shares(self.c, self.x_buf)
         self.strategic = self.strategic & (at_cost @ self.wa > 0)
         self.evaluations = 0
         self.best_res = np.inf
@@ -501,15 +563,38 @@ class _ZetaMap:
 
     def valid(self, p: NDArray[np.float64]) -> bool:
         """Whether demand can be evaluated at ``p``."""
+        if self.compiled:
+            return _kernels.valid_prices(np.ascontiguousarray(p, dtype=float), self.log_price)
         return bool(np.all(np.isfinite(p)) and (not self.log_price or np.all(p > 0)))
 
     def shares(self, p: NDArray[np.float64], out: NDArray[np.float64]) -> Any:
-        """Choice probabilities (J, G) and within-nest probabilities at prices ``p``."""
-        fp = np.log(p) if self.log_price else p
-        np.multiply(fp[:, None], self.a[None, :], out=out)
-        np.subtract(self.d, out, out=out)
-        shares, cond, _ = _choice(out, self.nests, self.sigma)
-        return shares, cond
+        """Choice probabilities (J, G) and within-nest probabilities at prices ``p``.
+
+        The shares are written to ``out``; the within-nest probabilities (``None`` for plain
+        logit) live in a work buffer that the next evaluation overwrites.
+        """
+        fp = np.log(p) if self.log_price else np.ascontiguousarray(p, dtype=float)
+        if not self.compiled:
+            np.multiply(fp[:, None], self.a[None, :], out=out)
+            np.subtract(self.d, out, out=out)
+            shares, cond, _ = _choice(out, self.nests, self.sigma)
+            return shares, cond
+        e = self.u_buf
+        _kernels.shifted_utilities(
+            self.d_scaled, self.a_scaled, fp, self.nest_bounds, self.nested, e, self.nest_top
+        )
+        np.exp(e, out=e)
+        if not self.nested:
+            _kernels.plain_shares(e, np.exp(-self.nest_top[0]), out)
+            return out, None
+        total, log_total, term = self.nest_total, self.nest_log, self.nest_term
+        _kernels.nest_sums(e, self.nest_bounds, total, log_total)
+        np.log(log_total, out=log_total)
+        _kernels.nest_logits(self.nest_top, total, log_total, self.sigma, term, self.top)
+        np.exp(term, out=term)
+        outside = np.exp(-self.top)
+        _kernels.nested_shares(e, total, term, outside, self.nest_bounds, out, self.cond_buf)
+        return out, self.cond_buf
 
     def __call__(self, p: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Evaluate at ``p``: return ``c + zeta(p)`` (clipped) and the signed FOC residual.
@@ -518,31 +603,74 @@ class _ZetaMap:
         per unit of weight; it is 0 for non-strategic products and for capped products that
         would like to price above the cap.
         """
-        shares, cond = self.shares(p, self.u_buf)
-        x = self.x_buf
-        np.multiply(shares, np.where(self.strategic, p - self.c, 0.0)[:, None], out=x)
+        shares, cond = self.shares(p, self.x_buf)
+        kappa = self.sigma / (1.0 - self.sigma) if self.nested else 0.0
         # big_t = -(Omega o Gamma^T)(p - c) / b_j and big_l = -(1 - sigma) Lambda / b_j, where
         # a_gj = -alpha_g b_j with b_j = 1 (linear) or 1 / p_j (log price)
-        big_t = np.einsum("jg,jg,g->j", self.agg_firm(x), shares, self.wa)
-        if self.nested:
-            kappa = self.sigma / (1.0 - self.sigma)
-            big_t += kappa * np.einsum("jg,jg,g->j", self.agg_cell(x), cond, self.wa)
-        big_l, q = (shares @ self.wq).T
-        own = q * p if self.log_price else q  # Q_j / b_j
-        zeta = np.zeros_like(p)
-        ok = self.strategic & (big_l > 0)  # zero demand everywhere: price at cost
-        np.divide((1.0 - self.sigma) * (big_t + own), big_l, out=zeta, where=ok)
-        new_p = self.clip(self.c + zeta)
-        lam = big_l / (1.0 - self.sigma)
-        if self.log_price:
-            lam = lam / p
-        foc = np.where(self.strategic, lam * (p - new_p), 0.0) / self.w_total
-        res = float(np.abs(foc).max()) if foc.size else 0.0
+        if self.compiled:
+            p = np.ascontiguousarray(p, dtype=float)
+            big_t, big_l, q = self.big_t, self.big_l, self.q
+            if self.omega is None:
+                _kernels.demand_terms(
+                    shares,
+                    shares if cond is None else cond,
+                    p,
+                    self.c,
+                    self.strategic,
+                    self.w,
+                    self.wa,
+                    self.firm_of,
+                    self.n_firms,
+                    self.cell_of,
+                    self.n_cells,
+                    kappa,
+                    big_t,
+                    big_l,
+                    q,
+                )
+            else:
+                x = np.multiply(shares, np.where(self.strategic, p - self.c, 0.0)[:, None])
+                big_t[:] = np.einsum("jg,jg,g->j", self.agg_firm(x), shares, self.wa)
+                if self.nested:
+                    big_t += kappa * np.einsum("jg,jg,g->j", self.agg_cell(x), cond, self.wa)
+                big_l[:], q[:] = (shares @ self.wq).T
+            new_p, foc = np.empty_like(p), np.empty_like(p)
+            res, runaway = _kernels.zeta_step(
+                p,
+                self.c,
+                self.strategic,
+                self.c if self.cap is None else self.cap,
+                self.cap is not None,
+                big_t,
+                big_l,
+                q,
+                self.sigma,
+                self.log_price,
+                self.w_total,
+                new_p,
+                foc,
+            )
+        else:
+            x = np.multiply(shares, np.where(self.strategic, p - self.c, 0.0)[:, None])
+            big_t = np.einsum("jg,jg,g->j", self.agg_firm(x), shares, self.wa)
+            if self.nested:
+                big_t += kappa * np.einsum("jg,jg,g->j", self.agg_cell(x), cond, self.wa)
+            big_l, q = (shares @ self.wq).T
+            own = q * p if self.log_price else q  # Q_j / b_j
+            zeta = np.zeros_like(p)
+            ok = self.strategic & (big_l > 0)  # zero demand everywhere: price at cost
+            np.divide((1.0 - self.sigma) * (big_t + own), big_l, out=zeta, where=ok)
+            new_p = self.clip(self.c + zeta)
+            lam = big_l / (1.0 - self.sigma)
+            if self.log_price:
+                lam = lam / p
+            foc = np.where(self.strategic, lam * (p - new_p), 0.0) / self.w_total
+            res = float(np.abs(foc).max()) if foc.size else 0.0
+            runaway = bool(np.any(self.strategic & (big_l <= 0)))
         self.evaluations += 1
         # A strategic product whose demand has underflowed to zero has a zero FOC residual at
         # any price (Lambda_j = 0), so "prices ran away to infinity" would pass the stopping
-        # rule; such points are never recorded as the solution.
-        runaway = bool(np.any(self.strategic & (big_l <= 0)))
+        # rule (runaway); such points are never recorded as the solution.
         if not runaway and np.isfinite(res) and res < self.best_res:
             self.best_res, self.best_p = res, p.copy()
             self.best_at = self.evaluations
@@ -858,6 +986,27 @@ def solve_equilibrium(
         residual=zm.best_res,
         demand=(shares @ w)[inv],
     )
+
+
+def warm_up() -> None:
+    """Load the solver's compiled kernels (:mod:`openweight_sim._kernels`) now.
+
+    Why: the first call of a numba kernel in a process loads it from the on-disk cache (or
+    compiles it, once per installation), about 0.2 s; a model calls this in its set-up so
+    that the first simulated quarter does not pay it. Solves two tiny problems (nested with
+    a price cap, and plain logit) that go through every kernel.
+    """
+    solve_equilibrium(
+        np.zeros((1, 2)),
+        [1.0, 1.0],
+        2.0,
+        firm=[0, 1],
+        nest=[0, 0],
+        sigma=0.5,
+        log_price=True,
+        price_cap=10.0,
+    )
+    solve_equilibrium(np.zeros((1, 2)), [1.0, 1.0], 2.0)
 
 
 def nash_prices(

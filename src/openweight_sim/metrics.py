@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from openweight_sim import market
+from openweight_sim import _kernels, market
 from openweight_sim.options import CLOSED_API, HOSTED, OPEN_API, SELF_HOST, Options
 from openweight_sim.releases import REFERENCE_ELO
 
@@ -93,11 +93,21 @@ class QuarterBook:
         scale = dev.scale
         J = opts.size
         rows, col = model._last_choice_cols
-        using = col >= 0
-        tok = dev.tokens[rows] * scale
-        paid = np.nan_to_num(dev.price_paid[rows])
-        Q = np.bincount(col[using], weights=tok[using], minlength=J)
-        spend = np.bincount(col[using], weights=(tok * paid)[using], minlength=J)
+        seg_names = dev.segment_names
+        enterprise = seg_names.index("enterprise") if "enterprise" in seg_names else -1
+        # per-developer sums in one compiled pass (same order as np.bincount)
+        Q, spend, e_tok, e_spend, on_meta = _kernels.book_developers(
+            rows,
+            col,
+            dev.tokens,
+            dev.price_paid,
+            float(scale),
+            dev.segment,
+            enterprise,
+            dev.lab,
+            model.lab_index.get(sc.meta_payoff.lab, -1),
+            J,
+        )
         cost = np.where(opts.fixed, np.nan, opts.cost)
         serve_cost = np.where(opts.fixed, spend, opts.cost * Q)
         prices = np.where(opts.fixed, np.nan, eq.prices)
@@ -155,12 +165,7 @@ class QuarterBook:
         b.frontier = model.frontier
 
         # Enterprise spend shares (API spend only: Menlo's definition) and open workloads.
-        seg_names = dev.segment_names
-        if "enterprise" in seg_names:
-            ent = dev.segment[rows] == seg_names.index("enterprise")
-            m = ent & using
-            e_spend = np.bincount(col[m], weights=(tok * paid)[m], minlength=J)
-            e_tok = np.bincount(col[m], weights=tok[m], minlength=J)
+        if enterprise >= 0:
             api_spend = e_spend[opts.api].sum()
             for lab_key in ("openai", "anthropic"):
                 if lab_key in li:
@@ -213,23 +218,37 @@ class QuarterBook:
                 int(r): float(p) for r, p in zip(opts.rid[mine], profit, strict=True)
             }
 
-        b._meta_payoff(model, opts, prices, using, col, rows)
-        for j in range(J):
+        b._meta_payoff(model, opts, prices, on_meta)
+        # One record per option; arrays become Python lists once (same values as float()).
+        kinds = ("closed_api", "open_api", "hosted", "self_host")
+        rels = [model.releases[r] for r in opts.rid.tolist()]
+        fixed = opts.fixed.tolist()
+        prices_l, cost_l, spend_l, q_l = prices.tolist(), cost.tolist(), spend.tolist(), Q.tolist()
+        for j, (k, lab_i, host_i, quality, is_open) in enumerate(
+            zip(
+                kind.tolist(),
+                opts.lab.tolist(),
+                opts.host.tolist(),
+                opts.quality.tolist(),
+                openm.tolist(),
+                strict=True,
+            )
+        ):
             model.offer_records.append(
                 {
                     "quarter": b.quarter,
                     "option": opts.names[j],
-                    "kind": ("closed_api", "open_api", "hosted", "self_host")[int(kind[j])],
-                    "lab": labs[int(opts.lab[j])],
-                    "host": hosts[int(opts.host[j])].key if opts.host[j] >= 0 else "",
-                    "release": model.releases[int(opts.rid[j])].name,
-                    "tier": model.releases[int(opts.rid[j])].tier,
-                    "quality": float(opts.quality[j]),
-                    "open_weights": bool(openm[j]),
-                    "price": float(prices[j]) if not opts.fixed[j] else _ratio(spend[j], Q[j]),
-                    "marginal_cost": float(cost[j]) if not opts.fixed[j] else NAN,
-                    "tokens_m": float(Q[j]),
-                    "spend_usd": float(spend[j]),
+                    "kind": kinds[k],
+                    "lab": labs[lab_i],
+                    "host": hosts[host_i].key if host_i >= 0 else "",
+                    "release": rels[j].name,
+                    "tier": rels[j].tier,
+                    "quality": quality,
+                    "open_weights": is_open,
+                    "price": prices_l[j] if not fixed[j] else _ratio(spend[j], Q[j]),
+                    "marginal_cost": cost_l[j] if not fixed[j] else NAN,
+                    "tokens_m": q_l[j],
+                    "spend_usd": spend_l[j],
                 }
             )
         return b
@@ -239,9 +258,7 @@ class QuarterBook:
         model: OpenWeightMarket,
         opts: Options,
         prices: np.ndarray,
-        using: np.ndarray,
-        col: np.ndarray,
-        rows: np.ndarray,
+        on_meta: int,
     ) -> None:
         """Meta's payoff from its model programme this quarter (docs/ODD.md, Accounting).
 
@@ -268,10 +285,9 @@ class QuarterBook:
             revenue = mp.ad_revenue_q * (1.0 + mp.ad_revenue_growth) ** years
             lift = mp.ad_lift_per_100elo * max(0.0, best.quality - REFERENCE_ELO) / 100.0
             self.meta_ad_lift = revenue * lift
-        dev = model.developers
-        meta_i = model.lab_index[mp.lab]
-        on_meta = (dev.lab[rows] == meta_i) & using
-        self.meta_ecosystem_value = mp.ecosystem_value_per_dev * float(on_meta.sum()) * dev.scale
+        self.meta_ecosystem_value = (
+            mp.ecosystem_value_per_dev * float(on_meta) * model.developers.scale
+        )
         self.meta_training_cost = lab.training_cost_q
         self.meta_capex_share = mp.capex_q * (1.0 + mp.capex_growth) ** years * mp.capex_share
         self.meta_net_payoff = (

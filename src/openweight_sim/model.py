@@ -7,7 +7,7 @@ Phases of a quarter (docs/ODD.md, "Process overview"):
 3. serving cost — per option, from GPU price, throughput and *active* parameters;
 4. hosts enter and exit — entry when expected profit beats onboarding cost;
 5. prices — Bertrand–Nash (zeta-markup fixed point) or adaptive;
-6. developers choose — a share re-optimises; nested logit; vectorised draws;
+6. developers choose — a share re-optimises; nested logit; draws in one compiled pass;
 7. demand grows — Bass adoption; tokens per developer grow and respond to price;
 8. accounting — revenue, cost, margins, Meta's payoff, consumer surplus; data collection.
 """
@@ -22,7 +22,7 @@ from typing import Any
 import mesa
 import numpy as np
 
-from openweight_sim import market
+from openweight_sim import _kernels, market
 from openweight_sim.agents import (
     NO_CHOICE,
     OUTSIDE,
@@ -46,7 +46,7 @@ from openweight_sim.options import (
     self_host_price,
     switching_cost,
 )
-from openweight_sim.releases import Release, history_table
+from openweight_sim.releases import Release, history_by_quarter
 from openweight_sim.scenario import (
     Scenario,
     load_scenario,
@@ -94,12 +94,17 @@ class OpenWeightMarket(mesa.Model):
         **overrides: Any,
     ):
         super().__init__(rng=rng)
+        # compiled kernels load here, in set-up, not in the first quarter
+        market.warm_up()
+        _kernels.warm_up_choice()
         self.config = load_scenario(scenario, overrides, override_source="model keyword")
         sc = self.config
         self.q0 = quarter_index(sc.start)
         self.q_end = quarter_index(sc.end)
         self.q = self.q0
         self.history_end = quarter_index(sc.history_until) if sc.history else self.q0 - 1
+        if sc.history:
+            history_by_quarter(sc.history)  # read the historical table in set-up (cached)
 
         self.labs: dict[str, Lab] = {k: Lab(self, k, spec) for k, spec in sc.labs.items()}
         self.lab_index = {k: i for i, k in enumerate(self.labs)}
@@ -205,8 +210,7 @@ class OpenWeightMarket(mesa.Model):
             lab.update_policy(q, sum(self._meta_trailing) if self._is_meta(lab) else None)
         new: list[Release] = []
         if q <= self.history_end:
-            table = history_table(self.config.history)
-            for row in table[table["quarter_index"] == q].itertuples():
+            for row in history_by_quarter(self.config.history).get(q, []):
                 if row.lab not in self.labs:
                     continue
                 lab = self.labs[row.lab]
@@ -253,30 +257,45 @@ class OpenWeightMarket(mesa.Model):
         return lab.key == self.config.meta_payoff.lab
 
     def _serving_cost(self, rel: Release, efficiency: float, gpu_factor: float = 1.0) -> float:
+        """Serving cost of one release (USD per M tokens) for a server of this efficiency."""
+        return float(self._serving_costs([rel], np.array([efficiency]), np.array([gpu_factor]))[0])
+
+    def _serving_costs(
+        self, rels: list[Release], efficiency: np.ndarray, gpu_factor: np.ndarray
+    ) -> np.ndarray:
+        """Serving costs of many (release, server) pairs in one vectorised call."""
         tech = self.config.technology
-        return float(
+        return np.asarray(
             market.serving_cost(
                 self.gpu_price * gpu_factor,
-                rel.active_b * 1e9,
-                rel.total_b * 1e9,
+                np.array([r.active_b for r in rels]) * 1e9,
+                np.array([r.total_b for r in rels]) * 1e9,
                 efficiency=efficiency * self.efficiency,
                 utilization=tech.utilization,
                 ref_throughput=tech.ref_throughput,
                 moe_penalty=tech.moe_penalty,
-            )
+            ),
+            dtype=float,
         )
 
-    def _options(self, candidates: list[tuple[int, int]] | None = None) -> Options:
-        """Build this quarter's options; ``candidates`` adds (host, rid) offers under test."""
+    def _options(self, candidates: set[tuple[int, int]] | None = None) -> Options:
+        """Build this quarter's options; ``candidates`` adds (host, rid) offers under test.
+
+        Serving costs are computed for all options in one vectorised call (per option, from the
+        release's parameters and the server's efficiency and GPU price factor).
+        """
         rows = []
+        # per option: efficiency, GPU price factor, and a multiplier of the cost
+        cost_inputs: list[tuple[float, float, float]] = []
         hosts = list(self.hosts.values())
+        utilization = self.config.technology.utilization
         for rid in sorted(self.active.values()):
             rel = self.releases[rid]
             lab = self.labs[rel.lab]
             li = self.lab_index[rel.lab]
             if lab.spec.first_party_api:
                 kind = OPEN_API if rel.open_weights else CLOSED_API
-                cost = self._serving_cost(rel, lab.spec.serving_efficiency)
+                cost_inputs.append((lab.spec.serving_efficiency, 1.0, 1.0))
                 rows.append(
                     (
                         self.offer_key(kind, rid, -1),
@@ -284,7 +303,7 @@ class OpenWeightMarket(mesa.Model):
                         rel,
                         li,
                         -1,
-                        cost,
+                        0.0,
                         lab.spec.brand,
                         rel.name + " (API)",
                     )
@@ -294,7 +313,7 @@ class OpenWeightMarket(mesa.Model):
             for hi, host in enumerate(hosts):
                 serving = rid in host.serving or (candidates and (hi, rid) in candidates)
                 if serving:
-                    cost = self._serving_cost(rel, host.spec.efficiency, host.spec.gpu_price_factor)
+                    cost_inputs.append((host.spec.efficiency, host.spec.gpu_price_factor, 1.0))
                     brand = lab.spec.brand + host.spec.brand - lab.spec.license_friction
                     rows.append(
                         (
@@ -303,13 +322,13 @@ class OpenWeightMarket(mesa.Model):
                             rel,
                             li,
                             hi,
-                            cost,
+                            0.0,
                             brand,
                             f"{rel.name} ({host.name})",
                         )
                     )
             # Self-hosting: GPU cost at full utilisation; segments divide by their own.
-            cost = self._serving_cost(rel, 1.0) * self.config.technology.utilization
+            cost_inputs.append((1.0, 1.0, utilization))
             rows.append(
                 (
                     self.offer_key(SELF_HOST, rid, -1),
@@ -317,12 +336,17 @@ class OpenWeightMarket(mesa.Model):
                     rel,
                     li,
                     -1,
-                    cost,
+                    0.0,
                     lab.spec.brand - lab.spec.license_friction,
                     f"{rel.name} (self-hosted)",
                 )
             )
         opts = build_options(rows, {k: lab.spec.mau_threshold for k, lab in self.labs.items()})
+        if rows:
+            efficiency, gpu_factor, multiplier = np.array(cost_inputs).T
+            opts.cost = (
+                self._serving_costs([r[2] for r in rows], efficiency, gpu_factor) * multiplier
+            )
         assign_firms(opts, len(self.labs))
         return opts
 
@@ -333,9 +357,10 @@ class OpenWeightMarket(mesa.Model):
         """
         if self._eco_q != self.q:
             dev = self.developers
-            using = dev.adopted & (dev.choice >= 0)
-            counts = np.bincount(dev.lab[using], minlength=len(self.labs)).astype(float)
-            share = counts / max(1, int(dev.adopted.sum()))
+            counts, adopters = _kernels.count_by_lab(
+                dev.adopted, dev.choice, dev.lab, len(self.labs)
+            )
+            share = counts.astype(float) / max(1, adopters)
             self._eco = self.config.developers.ecosystem_weight * np.log1p(100.0 * share)
             self._eco_q = self.q
         return self._eco
@@ -345,7 +370,8 @@ class OpenWeightMarket(mesa.Model):
 
         Groups of identical developers share utilities, so pricing and choice
         probabilities are computed per group (G of them, a few hundred), not per developer.
-        The group code space is small, so grouping is a counting pass, O(N).
+        The group code space is small, so grouping is a counting pass, O(N), compiled
+        (:func:`openweight_sim._kernels.group_developers`).
 
         Args:
             opts: this quarter's options.
@@ -362,15 +388,20 @@ class OpenWeightMarket(mesa.Model):
         L = len(self.labs)
         col_of_key = np.full(len(self._offer_keys) + 2, -1, dtype=np.int64)
         col_of_key[opts.key] = np.arange(J)
-        choice = dev.choice[idx]
-        cur_col = col_of_key[choice]  # NO_CHOICE/OUTSIDE (−1/−2) hit the trailing −1 slots
-        code = dev.segment[idx].astype(np.int64) * (J + 1) + (cur_col + 1)
-        code = (code * (L + 1) + (dev.lab[idx].astype(np.int64) + 1)) * 2 + dev.finetuned[idx]
-        counts = np.bincount(code, minlength=(dev.segment.max() + 1) * (J + 1) * (L + 1) * 2)
-        uniq = np.flatnonzero(counts)
-        remap = np.full(counts.size, -1, dtype=np.int64)
-        remap[uniq] = np.arange(uniq.size)
-        inverse = remap[code]
+        # one compiled counting pass; NO_CHOICE/OUTSIDE (−1/−2) hit the trailing −1 slots
+        cur_col, inverse, uniq, tokens = _kernels.group_developers(
+            idx,
+            dev.choice,
+            col_of_key,
+            dev.segment,
+            dev.lab,
+            dev.finetuned,
+            J,
+            L,
+            self.segments.alpha.size * (J + 1) * (L + 1) * 2,
+            dev.base_tokens,
+            self._token_factor(),
+        )
         g_ft = (uniq % 2).astype(bool)
         rest = uniq // 2
         g_lab = rest % (L + 1) - 1
@@ -385,13 +416,13 @@ class OpenWeightMarket(mesa.Model):
             "cur": g_cur,
             "lab": g_lab,
             "ft": g_ft,
-            "tokens": np.bincount(inverse, weights=self._expected_tokens(idx), minlength=uniq.size),
+            "tokens": tokens,
         }
 
-    def _expected_tokens(self, idx: np.ndarray) -> np.ndarray:
-        dev = self.developers
+    def _token_factor(self) -> float:
+        """Growth of expected tokens per developer since the start of the run."""
         years = (self.q - self.q0) / 4.0
-        return dev.base_tokens[idx] * (1.0 + self.config.developers.token_growth) ** years
+        return (1.0 + self.config.developers.token_growth) ** years
 
     def _demand_system(self, opts: Options, groups: dict[str, np.ndarray]) -> dict[str, Any]:
         """Mean utilities, availability and weights of the developer groups (G×J)."""
@@ -539,32 +570,45 @@ class OpenWeightMarket(mesa.Model):
         groups: dict[str, np.ndarray],
         eq: market.Equilibrium,
     ) -> None:
+        """Developers re-optimise, draw their options, fine-tune, and pay for their tokens.
+
+        Per developer the work is a few scalar steps, done in the compiled loops of
+        :mod:`openweight_sim._kernels` with the same uniform draws, in the same order, as
+        the array version (``market.sample_choices`` for the categorical draw).
+        """
         dev = self.developers
         sc = self.config.developers
         rows, inverse = groups["rows"], groups["inverse"]
         J = opts.size
-        choice = dev.choice[rows]
-        col = groups["cur_col"].copy()
-        # Options that vanished (retired model, dropped host) force a new choice.
-        forced = (choice == NO_CHOICE) | ((choice >= 0) & (col < 0))
         draw = self.rng.random(rows.size)
-        chooses = (forced | (draw < sc.reoptimize_rate)) & groups.get("choosers", True)
         u = self.rng.random(rows.size)
         prob = np.concatenate([eq.shares, 1.0 - eq.shares.sum(axis=1, keepdims=True)], axis=1)
-        sel = np.flatnonzero(chooses)
-        pick = market.sample_choices(prob, inverse[sel], u[sel])
-        who = rows[sel]
-        inside = pick < J
-        new_col = np.where(inside, pick, -1)
-        new_lab = np.where(inside, opts.lab[np.minimum(pick, J - 1)], dev.lab[who])
-        dev.finetuned[who] &= new_lab == dev.lab[who]  # a new family loses the tune
-        dev.choice[who] = np.where(inside, opts.key[np.minimum(pick, J - 1)], OUTSIDE)
-        dev.lab[who] = new_lab.astype(np.int16)
-        col[sel] = new_col
+        # as in market.sample_choices: row cumulative sums offset by the group index
+        cum = np.clip(np.cumsum(np.maximum(prob, 0.0), axis=1), 0.0, 1.0)
+        cum += np.arange(prob.shape[0], dtype=float)[:, None]
+        choosers = groups.get("choosers")
+        col = np.empty(rows.size, dtype=np.int64)
+        _kernels.choose_options(
+            rows,
+            inverse,
+            groups["cur_col"],
+            draw,
+            u,
+            float(sc.reoptimize_rate),
+            np.ones(rows.size, dtype=bool) if choosers is None else choosers,
+            cum.ravel(),
+            J + 1,
+            opts.lab,
+            opts.key,
+            NO_CHOICE,
+            OUTSIDE,
+            dev.choice,
+            dev.lab,
+            dev.finetuned,
+            col,
+        )
         # Fine-tuning: some developers on a model tune it, which locks them in.
-        on_model = rows[col >= 0]
-        tune = self.rng.random(on_model.size) < sc.finetune_rate
-        dev.finetuned[on_model[tune]] = True
+        tune = self.rng.random(int(np.count_nonzero(col >= 0)))
         # Price paid and this quarter's tokens (small price elasticity, F45), looked up in a
         # segment × option table; column J (no option) holds NaN price and zero tokens.
         S = self.segments.alpha.size
@@ -572,13 +616,22 @@ class OpenWeightMarket(mesa.Model):
         table[:, :J] = np.where(opts.fixed[None, :], demand["self_price"], eq.prices[None, :])
         response = np.zeros((S, J + 1))
         response[:, :J] = np.power(table[:, :J], sc.token_price_elasticity)
-        seg_rows = dev.segment[rows]
-        col = np.where(dev.adopted[rows], col, -1)  # prospective-demand rows buy nothing
-        col_or_none = np.where(col >= 0, col, J)
-        dev.price_paid[:] = np.nan
-        dev.price_paid[rows] = table[seg_rows, col_or_none]
-        dev.tokens[:] = 0.0
-        dev.tokens[rows] = self._expected_tokens(rows) * response[seg_rows, col_or_none]
+        # prospective-demand rows (not adopted) buy nothing: settle_quarter sets their col -1
+        _kernels.settle_quarter(
+            rows,
+            col,
+            tune,
+            float(sc.finetune_rate),
+            dev.adopted,
+            dev.segment,
+            table,
+            response,
+            dev.base_tokens,
+            self._token_factor(),
+            dev.finetuned,
+            dev.price_paid,
+            dev.tokens,
+        )
         self._last_choice_cols = (rows, col)
 
     def _grow_demand(self) -> None:

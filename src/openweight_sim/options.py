@@ -177,13 +177,10 @@ def availability(opts: Options, seg: SegmentArrays) -> np.ndarray:
     have at least the community licence's MAU threshold may not use those weights;
     research-licensed weights are for non-commercial (hobbyist) use only.
     """
-    S = seg.alpha.size
-    avail = np.ones((S, opts.size), dtype=bool)
-    avail[np.ix_(seg.requires_self_host, opts.api)] = False
-    over = seg.mau[:, None] >= opts.mau_threshold[None, :]
-    avail &= ~(over & opts.community[None, :])
-    avail[np.ix_(~seg.hobbyist_research, opts.research)] = False
-    return avail
+    blocked = seg.requires_self_host[:, None] & opts.api[None, :]
+    blocked |= (seg.mau[:, None] >= opts.mau_threshold[None, :]) & opts.community[None, :]
+    blocked |= ~seg.hobbyist_research[:, None] & opts.research[None, :]
+    return ~blocked
 
 
 def self_host_price(

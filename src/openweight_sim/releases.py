@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import pandas as pd
 
@@ -71,6 +72,19 @@ def history_table(name: str = "releases_2023_2024") -> pd.DataFrame:
         df[col] = df[col].astype(str).str.lower().eq("true")
     df["quarter_index"] = df["quarter"].map(quarter_index)
     return df
+
+
+@cache
+def history_by_quarter(name: str = "releases_2023_2024") -> dict[int, list[Any]]:
+    """Rows of :func:`history_table` (``itertuples``) grouped by quarter index (cached).
+
+    Why: the model looks up one quarter's releases every historical quarter; grouping once
+    avoids filtering the DataFrame each time.
+    """
+    rows: dict[int, list[Any]] = {}
+    for row in history_table(name).itertuples():
+        rows.setdefault(int(row.quarter_index), []).append(row)
+    return rows
 
 
 def generation_quality(
