@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from openweight_sim import _kernels
@@ -90,3 +90,138 @@ def test_group_developers_matches_bincount(n: int, n_options: int, seed: int) ->
     np.testing.assert_array_equal(
         tokens, np.bincount(ref_inverse, weights=base[rows] * 1.7, minlength=uniq.size)
     )
+
+
+def _rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Developers in the pass: everyone (``np.arange``) or a sorted subset (``flatnonzero``)."""
+    if rng.random() < 0.3:
+        return np.arange(n, dtype=np.int64)
+    return np.flatnonzero(rng.random(n) < 0.6).astype(np.int64)
+
+
+def _prices(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Positive prices with some NaN (no equilibrium price) and a few infinities."""
+    p = rng.lognormal(size=shape)
+    u = rng.random(shape)
+    p[u < 0.15] = np.nan
+    p[(u >= 0.15) & (u < 0.2)] = np.inf
+    return p
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(st.integers(0, 300), st.integers(0, 6), st.integers(1, 4), st.integers(0, 2**32 - 1))
+@example(0, 3, 2, 0)  # no developers
+@example(50, 0, 2, 1)  # no options: everybody on the outside option or without a choice
+@example(50, 3, 2, 2)
+def test_settle_quarter_matches_array_code(n: int, n_options: int, n_seg: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rows = _rows(rng, n)
+    col = rng.integers(-1, n_options, rows.size).astype(np.int64)  # -1: outside or no option
+    tune_draw = rng.random(int(np.count_nonzero(col >= 0)))
+    finetune_rate = float(rng.choice([0.0, 0.3, 1.0]))
+    adopted = rng.random(n) < 0.7
+    segment = rng.integers(0, n_seg, n).astype(np.int16)
+    base_tokens = rng.lognormal(size=n)
+    token_factor = float(rng.uniform(0.5, 3.0))
+    finetuned = rng.random(n) < 0.2
+    # the segment x option tables as the model builds them: column J holds NaN and 0
+    table = np.full((n_seg, n_options + 1), np.nan)
+    table[:, :n_options] = _prices(rng, (n_seg, n_options))
+    response = np.zeros((n_seg, n_options + 1))
+    response[:, :n_options] = np.power(table[:, :n_options], -0.1)
+    price_paid = rng.random(n)  # stale values of the previous quarter, all overwritten
+    tokens = rng.random(n)
+
+    # the array formulation (Model._choose before the kernel)
+    ref_finetuned = finetuned.copy()
+    on_model = rows[col >= 0]
+    ref_finetuned[on_model[tune_draw < finetune_rate]] = True
+    ref_col = np.where(adopted[rows], col, -1)  # prospective-demand rows buy nothing
+    col_or_none = np.where(ref_col >= 0, ref_col, n_options)
+    seg_rows = segment[rows]
+    ref_paid = np.full(n, np.nan)
+    ref_paid[rows] = table[seg_rows, col_or_none]
+    ref_tokens = np.zeros(n)
+    ref_tokens[rows] = base_tokens[rows] * token_factor * response[seg_rows, col_or_none]
+
+    _kernels.settle_quarter(
+        rows, col, tune_draw, finetune_rate, adopted, segment, table, response, base_tokens,
+        token_factor, finetuned, price_paid, tokens,
+    )  # fmt: skip
+    np.testing.assert_array_equal(col, ref_col)
+    np.testing.assert_array_equal(finetuned, ref_finetuned)
+    np.testing.assert_array_equal(price_paid, ref_paid)  # NaN where the reference has NaN
+    np.testing.assert_array_equal(tokens, ref_tokens)
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(
+    st.integers(0, 400),
+    st.integers(0, 6),
+    st.integers(-1, 2),
+    st.integers(-1, 3),
+    st.integers(0, 2**32 - 1),
+)
+@example(0, 3, 0, 0, 0)  # no developers
+@example(40, 0, 0, 0, 1)  # no options
+@example(40, 3, -1, 0, 2)  # no enterprise segment
+def test_book_developers_matches_bincount(
+    n: int, n_options: int, tracked_segment: int, tracked_lab: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    n_seg, n_labs = 3, 4
+    rows = _rows(rng, n)
+    col = rng.integers(-1, n_options, rows.size).astype(np.int64)
+    tokens = rng.lognormal(size=n) * (rng.random(n) < 0.9)
+    price_paid = _prices(rng, (n,))
+    price_paid[rng.random(n) < 0.03] = -np.inf
+    scale = float(rng.uniform(0.1, 50.0))
+    segment = rng.integers(0, n_seg, n).astype(np.int16)
+    lab = rng.integers(-1, n_labs, n).astype(np.int16)
+
+    q, spend, q_seg, spend_seg, n_on_lab = _kernels.book_developers(
+        rows, col, tokens, price_paid, scale, segment, tracked_segment, lab, tracked_lab,
+        n_options,
+    )  # fmt: skip
+
+    # the array formulation (QuarterBook.account before the kernel)
+    using = col >= 0
+    tok = tokens[rows] * scale
+    paid = np.nan_to_num(price_paid[rows])  # infinite prices become +-float max
+    with np.errstate(over="ignore", invalid="ignore"):  # tok * float max overflows, as it did
+        tok_paid = tok * paid
+    m = (segment[rows] == tracked_segment) & using
+    np.testing.assert_array_equal(
+        q, np.bincount(col[using], weights=tok[using], minlength=n_options)
+    )
+    np.testing.assert_array_equal(
+        spend, np.bincount(col[using], weights=tok_paid[using], minlength=n_options)
+    )
+    np.testing.assert_array_equal(q_seg, np.bincount(col[m], weights=tok[m], minlength=n_options))
+    np.testing.assert_array_equal(
+        spend_seg, np.bincount(col[m], weights=tok_paid[m], minlength=n_options)
+    )
+    assert n_on_lab == int(((lab[rows] == tracked_lab) & using).sum())
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(st.integers(0, 500), st.integers(1, 6), st.integers(0, 2**32 - 1))
+@example(0, 3, 0)  # no developers
+@example(30, 1, 1)
+def test_count_by_lab_matches_bincount(n: int, n_labs: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    adopted = rng.random(n) < rng.random()
+    choice = rng.integers(-2, 12, n).astype(np.int64)
+    choice[rng.random(n) < 0.2] = NO_CHOICE
+    choice[rng.random(n) < 0.2] = OUTSIDE
+    # a developer on an option has its lab; one without may keep an old lab or have none
+    lab = rng.integers(0, n_labs, n).astype(np.int16)
+    lab[(choice < 0) & (rng.random(n) < 0.5)] = -1
+
+    counts, adopters = _kernels.count_by_lab(adopted, choice, lab, n_labs)
+
+    # the array formulation (Model._ecosystem before the kernel)
+    using = adopted & (choice >= 0)
+    np.testing.assert_array_equal(counts, np.bincount(lab[using], minlength=n_labs))
+    assert counts.dtype.kind == "i"
+    assert adopters == int(adopted.sum())

@@ -182,3 +182,48 @@ def test_pricing_converges_every_quarter(baseline_small):
     df = baseline_small.quarters_frame()
     assert df["pricing_converged"].all()
     assert (df["pricing_iterations"] > 0).all()
+
+
+def _active_names(model: OpenWeightMarket) -> dict[tuple[str, str, str], str]:
+    """The active release per (lab, tier, line), by name."""
+    return {key: model.releases[rid].name for key, rid in model.active.items()}
+
+
+def _step_to(model: OpenWeightMarket, quarter: str) -> OpenWeightMarket:
+    while model.label(model.q) != quarter:
+        model.step()
+    model.step()  # run the quarter itself
+    return model
+
+
+def test_open_and_closed_lines_coexist_and_replace_their_own():
+    m = _step_to(OpenWeightMarket("baseline", rng=1, **{"developers.count": 300}), "2024Q3")
+    names = _active_names(m)
+    # Google's small tier: Gemini 1.5 Flash (closed) beside Gemma 2 9B (open), which
+    # replaced Gemma 7B in the open line only.
+    assert names[("google", "small", "closed")] == "Gemini 1.5 Flash"
+    assert names[("google", "small", "open")] == "Gemma 2 9B"
+    assert "Gemma 7B" not in names.values()
+    # The table says Mistral Large 2 (open) superseded Mistral Large (closed).
+    assert names[("mistral", "frontier", "open")] == "Mistral Large 2"
+    assert ("mistral", "frontier", "closed") not in names
+
+
+def test_counterfactual_keeps_historical_lines():
+    # With open_history off, Gemma 2 9B is sold closed but stays in its own (open) line,
+    # so Gemini 1.5 Flash remains Google's closed small product.
+    m = _step_to(OpenWeightMarket("no_open_weights", rng=1, **{"developers.count": 300}), "2024Q3")
+    names = _active_names(m)
+    assert names[("google", "small", "closed")] == "Gemini 1.5 Flash"
+    assert names[("google", "small", "open")] == "Gemma 2 9B"
+    assert not m.releases[m.active[("google", "small", "open")]].open_weights
+
+
+def test_rule_generation_supersedes_both_lines():
+    m = OpenWeightMarket("baseline", rng=1, **{"developers.count": 300}).run_model()
+    for (lab, tier, _line), rid in m.active.items():
+        rel = m.releases[rid]
+        generated = [r for r in m.labs[lab].catalogue if not r.historical and r.tier == tier]
+        if generated:  # once a lab has a rule-generated model in a tier, nothing older stays
+            assert not rel.historical, (lab, tier, rel.name)
+            assert rel.rid == max(r.rid for r in generated)

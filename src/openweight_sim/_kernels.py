@@ -22,8 +22,44 @@ them in about 0.2 s, which a model does in its set-up.
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
 import numpy as np
-from numba import njit
+from numba import njit as _numba_njit
+
+
+def _cache_writable() -> bool:
+    """Whether numba can write its on-disk cache for this module.
+
+    Why: with ``cache=True`` numba raises at decoration time ("no locator available") when
+    neither ``__pycache__`` next to this file, nor ``NUMBA_CACHE_DIR``, nor the user's cache
+    directory is writable (a read-only install in a container). The package must still
+    import there; it then compiles the kernels once per process instead.
+    """
+    candidates = [os.environ.get("NUMBA_CACHE_DIR"), Path(__file__).parent / "__pycache__"]
+    candidates.append(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "numba")
+    for cand in candidates:
+        if not cand:
+            continue
+        path = Path(cand)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=path):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+_CACHE = _cache_writable()
+
+
+def njit(**options: Any) -> Any:
+    """Numba's ``njit`` with the on-disk cache when it can be written (see above)."""
+    return _numba_njit(**{**options, "cache": options.get("cache", False) and _CACHE})
 
 
 @njit(cache=True, nogil=True)
@@ -364,7 +400,7 @@ def valid_prices(p: np.ndarray, log_price: bool) -> bool:
     return ok
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc"})
+@njit(cache=True, nogil=True)
 def demand_terms(
     shares: np.ndarray,
     cond: np.ndarray,
@@ -391,7 +427,8 @@ def demand_terms(
       for plain logit, when ``cond`` is not read), i.e. ``-(Omega o Gamma^T)(p - c) / b_j``;
     * ``big_l_j = sum_g wa_g s_gj`` and ``q_j = sum_g w_g s_gj``.
 
-    Sums over groups may be reassociated (vectorised), which changes only round-off.
+    Sums run in a fixed order (no fast-math reassociation), so results do not depend on the
+    CPU the kernel was compiled for.
     """
     n_prod, n_seg = shares.shape
     firm_sum = np.zeros((n_firms, n_seg))

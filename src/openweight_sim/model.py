@@ -208,50 +208,59 @@ class OpenWeightMarket(mesa.Model):
         for lab in self.labs.values():
             lab.training_cost_q = 0.0
             lab.update_policy(q, sum(self._meta_trailing) if self._is_meta(lab) else None)
-        new: list[Release] = []
+        # (release, its line, the lines whose active releases it replaces)
+        new: list[tuple[Release, str, tuple[str, ...]]] = []
         if q <= self.history_end:
             for row in history_by_quarter(self.config.history).get(q, []):
                 if row.lab not in self.labs:
                     continue
                 lab = self.labs[row.lab]
                 is_open = bool(row.open_weights) and lab.spec.open_history
-                new.append(
-                    self.new_release(
-                        lab=row.lab,
-                        name=row.name,
-                        quarter=q,
-                        tier=row.tier,
-                        quality=float(row.quality),
-                        total_b=float(row.total_params_b),
-                        active_b=float(row.active_params_b),
-                        open_weights=is_open,
-                        license=row.license if is_open else "proprietary",
-                        origin=lab.spec.origin,
-                        reasoning=bool(row.reasoning),
-                        vision=bool(row.vision),
-                        historical=True,
-                    )
+                # The line is the historical product line, even when a counterfactual
+                # (open_history: false) sells those weights closed: Gemma stays beside Flash.
+                line = LINES[0] if row.open_weights else LINES[1]
+                other = LINES[1] if row.open_weights else LINES[0]
+                replaces = (line,)
+                if isinstance(row.supersedes, str) and row.supersedes:
+                    held = self.active.get((row.lab, row.tier, other))
+                    if held is not None and self.releases[held].name == row.supersedes:
+                        replaces = (line, other)
+                rel = self.new_release(
+                    lab=row.lab,
+                    name=row.name,
+                    quarter=q,
+                    tier=row.tier,
+                    quality=float(row.quality),
+                    total_b=float(row.total_params_b),
+                    active_b=float(row.active_params_b),
+                    open_weights=is_open,
+                    license=row.license if is_open else "proprietary",
+                    origin=lab.spec.origin,
+                    reasoning=bool(row.reasoning),
+                    vision=bool(row.vision),
+                    historical=True,
                 )
+                new.append((rel, line, replaces))
         else:
             if q == self.history_end + 1 and self.releases:
                 closed = [r.quality for r in self.releases.values() if not r.open_weights]
                 self.frontier = max([self.frontier, *closed])
+            # A rule-generated generation has one model per tier and supersedes both lines.
             for lab in self.labs.values():
-                new.extend(lab.release(q, self.frontier))
-        for rel in new:
+                new.extend((rel, _line(rel), LINES) for rel in lab.release(q, self.frontier))
+        for rel, line, replaces in new:
             lab = self.labs[rel.lab]
             lab.record_release(rel)
             # An internal model (closed, and no API to sell it through) never reaches the
-            # market, so it does not displace the lab's released open weights.
+            # market: it takes no slot and displaces nothing.
             if not (rel.open_weights or lab.spec.first_party_api):
                 continue
             # A lab runs an open and a closed line in each tier (Google: Gemini 1.5 Flash
-            # beside Gemma 2 9B); a release replaces the previous one of its own line. A
-            # rule-generated generation supersedes both lines of its tiers.
-            if not rel.historical:
-                for line in LINES:
-                    self.active.pop((rel.lab, rel.tier, line), None)
-            self.active[(rel.lab, rel.tier, _line(rel))] = rel.rid
+            # beside Gemma 2 9B); a historical release replaces the previous one of its own
+            # line, and the other line's too where the table says it superseded it.
+            for old in replaces:
+                self.active.pop((rel.lab, rel.tier, old), None)
+            self.active[(rel.lab, rel.tier, line)] = rel.rid
 
     def _is_meta(self, lab: Lab) -> bool:
         return lab.key == self.config.meta_payoff.lab
