@@ -312,8 +312,9 @@ def choose_options(
     ``cur_col < 0``) or if ``draw < reoptimize_rate``, and only where ``choosers``. Its pick is
     exactly :func:`openweight_sim.market.sample_choices` on ``cum`` (the row cumulative sums
     offset by the group index, flattened): the first category whose offset cumulative share
-    exceeds ``uniform + group``, found by bisection within the group's row (and beyond it in
-    the rare case rounding puts the key past the row's end). A pick below ``n_cat - 1`` is an
+    exceeds ``uniform + group``, found by bisection within the group's row; if rounding puts
+    the key past the row's end the pick is the last category, as the clamp in
+    ``sample_choices`` makes it. A pick below ``n_cat - 1`` is an
     option (column), the last category the outside option. ``col`` receives every
     developer's option column after the choice (-1 for none).
     """
@@ -327,9 +328,7 @@ def choose_options(
             g = group[i]
             lo = g * n_cat
             idx = _search_right(cum, uniforms[i] + g, lo, lo + n_cat)
-            if idx == lo + n_cat:
-                idx = _search_right(cum, uniforms[i] + g, idx, cum.size)
-            pick = min(idx - lo, n_cat - 1)
+            pick = min(idx - lo, n_cat - 1)  # a key past the row's end: the last category
             old_lab = lab[r]
             if pick < n_options:
                 new_lab = option_lab[pick]
