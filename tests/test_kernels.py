@@ -225,3 +225,13 @@ def test_count_by_lab_matches_bincount(n: int, n_labs: int, seed: int) -> None:
     np.testing.assert_array_equal(counts, np.bincount(lab[using], minlength=n_labs))
     assert counts.dtype.kind == "i"
     assert adopters == int(adopted.sum())
+
+
+def test_kernel_cache_falls_back_when_nothing_is_writable(tmp_path):
+    """A read-only install still imports: caching is switched off, not an import error."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    unwritable = [None, blocker / "cache", blocker / "numba"]  # mkdir under a file fails
+    assert _kernels._cache_writable(unwritable) is False
+    assert _kernels._cache_writable([*unwritable, tmp_path / "ok"]) is True
+    assert (tmp_path / "ok").is_dir()

@@ -31,17 +31,24 @@ import numpy as np
 from numba import njit as _numba_njit
 
 
-def _cache_writable() -> bool:
+def _cache_dirs() -> list[str | Path | None]:
+    """Where numba may keep this module's cache: ``NUMBA_CACHE_DIR``, next to it, user-wide."""
+    user = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "numba"
+    return [os.environ.get("NUMBA_CACHE_DIR"), Path(__file__).parent / "__pycache__", user]
+
+
+def _cache_writable(candidates: list[str | Path | None] | None = None) -> bool:
     """Whether numba can write its on-disk cache for this module.
 
     Why: with ``cache=True`` numba raises at decoration time ("no locator available") when
     neither ``__pycache__`` next to this file, nor ``NUMBA_CACHE_DIR``, nor the user's cache
     directory is writable (a read-only install in a container). The package must still
     import there; it then compiles the kernels once per process instead.
+
+    Args:
+        candidates: directories to try (default :func:`_cache_dirs`).
     """
-    candidates = [os.environ.get("NUMBA_CACHE_DIR"), Path(__file__).parent / "__pycache__"]
-    candidates.append(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "numba")
-    for cand in candidates:
+    for cand in _cache_dirs() if candidates is None else candidates:
         if not cand:
             continue
         path = Path(cand)
