@@ -110,13 +110,29 @@ def _local_cluster(local_cluster: Callable, n_workers: int) -> Any:
     benchmarks measured 400,000-developer runs about 1.5x slower on such workers
     (benchmarks/README.md). We drop that one setting, and restore the parent's environment,
     which Dask otherwise leaves modified for later pools in the same process.
+
+    The services a worker runs beside its task thread wake its event loop many times a
+    second (the statistical profiler every 10 ms, the loop's tick every 20 ms, system and
+    memory monitors); each wake-up takes the GIL from the running model, and when every core
+    is busy the hand-over waits for a free core. On a 2-core machine with 2 workers that made
+    each run 10-25% slower than in a plain process; without the profiler (it only feeds the
+    dashboard, which this cluster does not serve) and with slower ticks and monitors, runs
+    were about 9% faster in paired measurements (benchmarks/README.md).
     """
     import dask
 
+    settings = {
+        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+        "distributed.worker.profile.enabled": False,
+        "distributed.admin.tick.interval": "1s",
+        "distributed.admin.system-monitor.interval": "5s",
+        "distributed.worker.memory.monitor-interval": "1s",
+        "distributed.scheduler.work-stealing": False,  # equal-sized runs; queuing balances them
+    }
     saved = dict(os.environ)
     os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)  # nor inherit one left by another cluster
     try:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        with dask.config.set(settings):
             return local_cluster(
                 n_workers=n_workers,
                 threads_per_worker=1,
