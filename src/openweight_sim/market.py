@@ -596,6 +596,25 @@ class _ZetaMap:
         _kernels.nested_shares(e, total, term, outside, self.nest_bounds, out, self.cond_buf)
         return out, self.cond_buf
 
+    def _aggregate_terms(
+        self,
+        shares: NDArray[np.float64],
+        cond: NDArray[np.float64] | None,
+        p: NDArray[np.float64],
+        kappa: float,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Demand terms ``big_t``, ``big_l``, ``q`` in numpy, via ``agg_firm`` and ``agg_cell``.
+
+        Used with a dense ownership matrix (two (J, J) products) and by the numpy reference
+        path; :func:`openweight_sim._kernels.demand_terms` computes the same for firm ids.
+        """
+        x = np.multiply(shares, np.where(self.strategic, p - self.c, 0.0)[:, None])
+        big_t = np.einsum("jg,jg,g->j", self.agg_firm(x), shares, self.wa)
+        if self.nested:
+            big_t += kappa * np.einsum("jg,jg,g->j", self.agg_cell(x), cond, self.wa)
+        big_l, q = (shares @ self.wq).T
+        return big_t, big_l, q
+
     def __call__(self, p: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Evaluate at ``p``: return ``c + zeta(p)`` (clipped) and the signed FOC residual.
 
@@ -629,11 +648,7 @@ class _ZetaMap:
                     q,
                 )
             else:
-                x = np.multiply(shares, np.where(self.strategic, p - self.c, 0.0)[:, None])
-                big_t[:] = np.einsum("jg,jg,g->j", self.agg_firm(x), shares, self.wa)
-                if self.nested:
-                    big_t += kappa * np.einsum("jg,jg,g->j", self.agg_cell(x), cond, self.wa)
-                big_l[:], q[:] = (shares @ self.wq).T
+                big_t[:], big_l[:], q[:] = self._aggregate_terms(shares, cond, p, kappa)
             new_p, foc = np.empty_like(p), np.empty_like(p)
             res, runaway = _kernels.zeta_step(
                 p,
@@ -651,11 +666,7 @@ class _ZetaMap:
                 foc,
             )
         else:
-            x = np.multiply(shares, np.where(self.strategic, p - self.c, 0.0)[:, None])
-            big_t = np.einsum("jg,jg,g->j", self.agg_firm(x), shares, self.wa)
-            if self.nested:
-                big_t += kappa * np.einsum("jg,jg,g->j", self.agg_cell(x), cond, self.wa)
-            big_l, q = (shares @ self.wq).T
+            big_t, big_l, q = self._aggregate_terms(shares, cond, p, kappa)
             own = q * p if self.log_price else q  # Q_j / b_j
             zeta = np.zeros_like(p)
             ok = self.strategic & (big_l > 0)  # zero demand everywhere: price at cost
