@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from openweight_sim.calibration.facts import IN_SAMPLE_END, IN_SAMPLE_START, load_facts
+from openweight_sim.cli.common import CliError, metadata, overrides_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,8 +61,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _metadata(scenario: Any, command: str, extra: dict[str, Any]) -> dict[str, Any]:
-    from openweight_sim.cli import metadata
-
     meta = metadata(scenario, extra.pop("seeds", {}), command)
     meta.update(extra)
     return meta
@@ -93,7 +92,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
         scorecard,
         simulate,
     )
-    from openweight_sim.cli import CliError, overrides_from
     from openweight_sim.io import atomic_dir, write_json
     from openweight_sim.scenario import load_scenario
     from openweight_sim.seeds import spawn_seeds
@@ -258,7 +256,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     from openweight_sim.calibration.fit import fit, fitted_scorecard
     from openweight_sim.calibration.scorecard import hit_rate, summary_line
-    from openweight_sim.cli import CliError, overrides_from
     from openweight_sim.io import atomic_dir, atomic_write_text, write_json
     from openweight_sim.scenario import load_scenario
 

@@ -1,40 +1,24 @@
-"""Command line: ``openweight-sim run | compare | sweep | analyze | validate | ...``.
-
-Every command validates its input before writing anything. Bad input exits with status 2
-and one line ``error: <file>: <field>: <problem>`` on stderr, with no traceback and no
-results directory left behind (results are written to a temporary name, then renamed).
-Command groups living in other modules register themselves through ``register(sub)``.
-"""
+"""``openweight-sim run``, ``plot``, ``schema`` and ``scenarios``."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import platform
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from openweight_sim import __version__
+from openweight_sim.cli.common import CliError, metadata, overrides_from
 from openweight_sim.scenario import (
-    Scenario,
     ScenarioError,
     bundled_names,
     load_scenario,
-    parse_override,
     scenario_json_schema,
 )
 
-PLUGINS = (
-    "openweight_sim.experiments.commands",
-    "openweight_sim.calibration.commands",
-    "openweight_sim.dashboard",
-)
 SUMMARY_COLUMNS = {
     "price_closed": ("Closed API price", "USD/M"),
     "price_open_hosted": ("Hosted open price", "USD/M"),
@@ -46,22 +30,6 @@ SUMMARY_COLUMNS = {
     "closed_gross_margin": ("Closed gross margin", ""),
     "meta_net_payoff": ("Meta net payoff", "USD bn/q"),
 }
-
-
-class CliError(Exception):
-    """A usage problem reported as one line and exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line and exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise CliError(f"{self.prog}: {message}")
-
-
-def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
-    """Parse ``--set PATH=VALUE`` options into an overrides mapping."""
-    return dict(parse_override(s) for s in (getattr(args, "set", None) or []))
 
 
 def year_end_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -85,23 +53,6 @@ def summary_table(df: pd.DataFrame) -> str:
         cells = "".join("{:>10}".format("–") if pd.isna(v) else fmt.format(v) for v in vals)
         lines.append(f"{name:28}{cells}")
     return "\n".join(lines)
-
-
-def metadata(scenario: Scenario, seeds: dict[str, Any], command: str) -> dict[str, Any]:
-    """What a results directory needs to be reproduced."""
-    import mesa
-    import numpy as np
-
-    return {
-        "openweight_sim_version": __version__,
-        "command": command,
-        "created_unix": time.time(),
-        "python": platform.python_version(),
-        "mesa": mesa.__version__,
-        "numpy": np.__version__,
-        "seeds": seeds,
-        "scenario": scenario.model_dump(mode="json"),
-    }
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -196,16 +147,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``openweight-sim`` argument parser with every subcommand."""
-    parser = _Parser(
-        prog="openweight-sim",
-        description="Agent-based simulation of the AI model market (open weights, hosting "
-        "price competition, the commoditize-your-complement thesis).",
-    )
-    parser.add_argument("--version", action="version", version=f"openweight-sim {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
+def register(sub: Any) -> None:
+    """Add ``run``, ``schema``, ``scenarios`` and ``plot`` to the ``openweight-sim`` parser."""
     p = sub.add_parser("run", help="run a scenario and write results and plots")
     p.add_argument("scenario", help="bundled name (see `scenarios`) or path to a YAML file")
     p.add_argument("--set", action="append", metavar="PATH=VALUE", help="override a parameter")
@@ -221,37 +164,3 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="redraw the plots of a results directory")
     p.add_argument("results_dir")
     p.set_defaults(func=cmd_plot)
-
-    for name in PLUGINS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if not exc.name or not name.startswith(exc.name):
-                raise
-            continue
-        module.register(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``openweight-sim`` console script."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # the CLI only writes files; notebooks keep their own backend
-    try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        return int(args.func(args) or 0)
-    except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

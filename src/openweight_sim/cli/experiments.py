@@ -1,9 +1,9 @@
 """Command line of the experiments: ``compare``, ``sweep`` and ``analyze``.
 
-``openweight_sim.cli`` calls :func:`register`; each handler returns an exit status. Input
-errors are raised as :class:`~openweight_sim.scenario.ScenarioError` (one line, exit 2)
-before anything is written; results directories are written atomically, except a sweep's,
-which is filled run by run so that it can be resumed.
+:func:`openweight_sim.cli.build_parser` calls :func:`register`; each handler returns an
+exit status. Input errors are raised as :class:`~openweight_sim.scenario.ScenarioError`
+(one line, exit 2) before anything is written; results directories are written atomically,
+except a sweep's, which is filled run by run so that it can be resumed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from openweight_sim import __version__
+from openweight_sim.cli.common import CliError, overrides_from
 from openweight_sim.experiments.executors import EXECUTORS, default_workers
 from openweight_sim.scenario import QUARTER_RE, ScenarioError
 
@@ -52,15 +53,9 @@ the output price_closed/cf@2026Q4 (the ratio of the two runs with the same param
 seed), then: analyze DIR --method prim --output price_closed/cf@2026Q4 --threshold 0.5"""
 
 
-def _cli():
-    from openweight_sim import cli
-
-    return cli
-
-
 def _check_workers(args: argparse.Namespace, command: str) -> None:
     if args.workers is not None and args.workers < 1:
-        raise _cli().CliError(f"{command}: --workers must be >= 1 (got {args.workers})")
+        raise CliError(f"{command}: --workers must be >= 1 (got {args.workers})")
 
 
 # --------------------------------------------------------------------------- compare
@@ -90,11 +85,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from openweight_sim.scenario import load_scenario
     from openweight_sim.seeds import spawn_seeds
 
-    cli = _cli()
     if args.replications < 2:
-        raise cli.CliError("compare: --replications must be >= 2 (intervals need pairs)")
+        raise CliError("compare: --replications must be >= 2 (intervals need pairs)")
     _check_workers(args, "compare")
-    overrides = cli.overrides_from(args)
+    overrides = overrides_from(args)
     sa = load_scenario(args.a, overrides)
     sb = load_scenario(args.b, overrides)
     both = [q for q in sa.quarters if q in set(sb.quarters)]
@@ -276,11 +270,10 @@ def _write_prim(sweep, args: argparse.Namespace, tmp: Path) -> str:
     from openweight_sim.experiments.discovery import boxes_table, prim
     from openweight_sim.io import write_table
 
-    cli = _cli()
     if args.threshold is None:
-        raise cli.CliError("analyze: --method prim needs --threshold (cases: output < threshold)")
+        raise CliError("analyze: --method prim needs --threshold (cases: output < threshold)")
     if args.output and len(args.output) > 1:
-        raise cli.CliError("analyze: --method prim takes one --output")
+        raise CliError("analyze: --method prim takes one --output")
     outputs = sweep.outputs
     target = (
         args.output[0] if args.output else next((o for o in outputs if "/cf@" in o), outputs[0])

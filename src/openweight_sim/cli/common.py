@@ -1,0 +1,49 @@
+"""Shared pieces of the command line: the one-line error, the parser, overrides, metadata.
+
+Every command validates its input before writing anything. Bad input exits with status 2
+and one line ``error: <file>: <field>: <problem>`` on stderr, with no traceback and no
+results directory left behind (results are written to a temporary name, then renamed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from typing import Any
+
+from openweight_sim import __version__
+from openweight_sim.scenario import Scenario, parse_override
+
+
+class CliError(Exception):
+    """A usage problem reported as one line and exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{self.prog}: {message}")
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    """Parse ``--set PATH=VALUE`` options into an overrides mapping."""
+    return dict(parse_override(s) for s in (getattr(args, "set", None) or []))
+
+
+def metadata(scenario: Scenario, seeds: dict[str, Any], command: str) -> dict[str, Any]:
+    """What a results directory needs to be reproduced."""
+    import mesa
+    import numpy as np
+
+    return {
+        "openweight_sim_version": __version__,
+        "command": command,
+        "created_unix": time.time(),
+        "python": platform.python_version(),
+        "mesa": mesa.__version__,
+        "numpy": np.__version__,
+        "seeds": seeds,
+        "scenario": scenario.model_dump(mode="json"),
+    }
