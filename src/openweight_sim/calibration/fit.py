@@ -229,6 +229,8 @@ class Objective:
         overrides: overrides applied to every run (e.g. developer count, ``end``).
         max_evals: evaluation budget; :class:`Budget` is raised when it is spent.
         on_eval: called after every evaluation (progress bar).
+        run_options: how the replications run (``executor``, ``workers``, ``scheduler`` of
+            :func:`openweight_sim.runs.run_replications`); they never change the loss.
     """
 
     scenario: Scenario
@@ -238,6 +240,7 @@ class Objective:
     overrides: Mapping[str, Any]
     max_evals: int
     on_eval: Callable[[Evaluation, Evaluation], None] | None = None
+    run_options: Mapping[str, Any] = field(default_factory=dict)
     trace: list[Evaluation] = field(default_factory=list)
     _cache: dict[tuple[float, ...], float] = field(default_factory=dict)
 
@@ -258,7 +261,12 @@ class Objective:
         if len(self.trace) >= self.max_evals:
             raise Budget
         t0 = time.perf_counter()
-        sim = simulate(self.scenario, overrides={**self.overrides, **values}, seeds=self.seeds)
+        sim = simulate(
+            self.scenario,
+            overrides={**self.overrides, **values},
+            seeds=self.seeds,
+            **self.run_options,
+        )
         card = pd.concat([self.facts, simulated_stats(sim, self.facts)], axis=1)
         value = loss(card)
         mean = card["simulated_mean"]
@@ -408,6 +416,9 @@ def fit(
     overrides: Mapping[str, Any] | None = None,
     explore_fraction: float = 0.35,
     on_eval: Callable[[Evaluation, Evaluation], None] | None = None,
+    executor: str = "serial",
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> FitResult:
     """Fit the free parameters to the in-sample facts.
 
@@ -421,6 +432,12 @@ def fit(
             :data:`CALIBRATION_COUNT` (unless given) and always ``end`` = 2024Q4.
         explore_fraction: share of the budget spent on the Latin-hypercube search.
         on_eval: progress callback ``(evaluation, best so far)``.
+        executor: where each evaluation's replications run: ``serial``, ``processes`` or
+            ``dask`` (the sweep executors; the fit is the same for all). Worth it with a
+            running Dask cluster (``scheduler``) or many replications: every evaluation
+            starts its own pool otherwise.
+        workers: parallel workers.
+        scheduler: address of a running Dask scheduler (implies ``dask``).
 
     Returns:
         The fitted values, the losses before and after, the trace and the catch-up estimates.
@@ -441,7 +458,8 @@ def fit(
     start = _check_params(sc, params)
     facts = load_facts()
     seeds = spawn_seeds(seed, replications)
-    obj = Objective(sc, params, seeds, facts, ov, max_evals, on_eval)
+    run_options = {"executor": executor, "workers": workers, "scheduler": scheduler}
+    obj = Objective(sc, params, seeds, facts, ov, max_evals, on_eval, run_options)
     t0 = time.perf_counter()
     try:
         start_loss = obj.evaluate_values(start, "start")
@@ -497,7 +515,11 @@ def fitted_scorecard(
     values: Mapping[str, float],
     seeds: list[int],
     overrides: Mapping[str, Any],
+    **run_options: Any,
 ) -> pd.DataFrame:
-    """The in-sample scorecard at given parameter values (the fit's own settings)."""
-    sim = simulate(scenario, overrides={**overrides, **values}, seeds=seeds)
+    """The in-sample scorecard at given parameter values (the fit's own settings).
+
+    ``run_options`` (``executor``, ``workers``, ``scheduler``) say where the runs go.
+    """
+    sim = simulate(scenario, overrides={**overrides, **values}, seeds=seeds, **run_options)
     return scorecard(sim)

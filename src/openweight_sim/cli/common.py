@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from openweight_sim import __version__
+from openweight_sim.experiments.executors import EXECUTORS
 from openweight_sim.scenario import Scenario, parse_override
 
 
@@ -30,6 +31,33 @@ class _Parser(argparse.ArgumentParser):
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     """Parse ``--set PATH=VALUE`` options into an overrides mapping."""
     return dict(parse_override(s) for s in (getattr(args, "set", None) or []))
+
+
+def check_workers(args: argparse.Namespace, command: str) -> None:
+    """A one-line error for ``--workers`` below 1."""
+    if args.workers is not None and args.workers < 1:
+        raise CliError(f"{command}: --workers must be >= 1 (got {args.workers})")
+
+
+def add_executor_arguments(p: argparse.ArgumentParser) -> None:
+    """``--executor``, ``--workers`` and ``--scheduler``: where a command's runs go."""
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="serial",
+        help="serial (default), processes (local process pool), dask; same results for all",
+    )
+    p.add_argument("--workers", type=int, help="processes or Dask workers (default: CPUs)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="address of a running Dask scheduler (implies --executor dask)",
+    )
+
+
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The executor options of :func:`add_executor_arguments` as keyword arguments."""
+    return {"executor": args.executor, "workers": args.workers, "scheduler": args.scheduler}
 
 
 def metadata(scenario: Scenario, seeds: dict[str, Any], command: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from openweight_sim import __version__
-from openweight_sim.cli.common import CliError, overrides_from
+from openweight_sim.cli.common import CliError, check_workers, overrides_from
 from openweight_sim.experiments.executors import EXECUTORS, default_workers
 from openweight_sim.scenario import QUARTER_RE, ScenarioError
 
@@ -53,11 +53,6 @@ the output price_closed/cf@2026Q4 (the ratio of the two runs with the same param
 seed), then: analyze DIR --method prim --output price_closed/cf@2026Q4 --threshold 0.5"""
 
 
-def _check_workers(args: argparse.Namespace, command: str) -> None:
-    if args.workers is not None and args.workers < 1:
-        raise CliError(f"{command}: --workers must be >= 1 (got {args.workers})")
-
-
 # --------------------------------------------------------------------------- compare
 
 
@@ -87,7 +82,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if args.replications < 2:
         raise CliError("compare: --replications must be >= 2 (intervals need pairs)")
-    _check_workers(args, "compare")
+    check_workers(args, "compare")
     overrides = overrides_from(args)
     sa = load_scenario(args.a, overrides)
     sb = load_scenario(args.b, overrides)
@@ -159,7 +154,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from openweight_sim.experiments.store import RunStore
     from openweight_sim.experiments.sweep import run_sweep
 
-    _check_workers(args, "sweep")
+    check_workers(args, "sweep")
     spec, path = read_sweep_file(args.file)
     out = Path(args.out or Path("results") / "sweeps" / (spec.name or path.stem))
     executor = "dask" if args.scheduler else args.executor

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from openweight_sim.cli.common import CliError, metadata, overrides_from
+from openweight_sim.columns import SUMMARY, column
 from openweight_sim.scenario import (
     ScenarioError,
     bundled_names,
@@ -19,17 +20,8 @@ from openweight_sim.scenario import (
     scenario_json_schema,
 )
 
-SUMMARY_COLUMNS = {
-    "price_closed": ("Closed API price", "USD/M"),
-    "price_open_hosted": ("Hosted open price", "USD/M"),
-    "price_gpt4_level": ("GPT-4-level price", "USD/M"),
-    "share_open_tokens": ("Open share of tokens", ""),
-    "share_open_tokens_cn": ("CN open share of tokens", ""),
-    "share_open_spend": ("Open share of spend", ""),
-    "quality_gap": ("Quality gap", "Elo"),
-    "closed_gross_margin": ("Closed gross margin", ""),
-    "meta_net_payoff": ("Meta net payoff", "USD bn/q"),
-}
+SUMMARY_COLUMNS = SUMMARY
+"""Rows of the summary table (names in :mod:`openweight_sim.columns`)."""
 
 
 def year_end_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -44,59 +36,38 @@ def summary_table(df: pd.DataFrame) -> str:
     """A short text table of the key outputs at each year's end."""
     rows = year_end_rows(df)
     lines = [f"{'':28}" + "".join(f"{q:>10}" for q in rows["quarter"])]
-    for col, (label, unit) in SUMMARY_COLUMNS.items():
-        vals = rows[col].to_numpy(dtype=float)
-        if col == "meta_net_payoff":
-            vals = vals / 1e9
-        name = f"{label} ({unit})" if unit else label
-        fmt = "{:>10.3g}" if unit else "{:>10.1%}"
-        cells = "".join("{:>10}".format("–") if pd.isna(v) else fmt.format(v) for v in vals)
-        lines.append(f"{name:28}{cells}")
+    for col in map(column, SUMMARY_COLUMNS):
+        cells = "".join(col.format(v) for v in rows[col.name].to_numpy(dtype=float))
+        lines.append(f"{col.heading:28}{cells}")
     return "\n".join(lines)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a scenario (optionally replicated) and write tables, metadata and plots."""
+    from openweight_sim.experiments.plots import plot_fans
+    from openweight_sim.experiments.replicate import bands
     from openweight_sim.io import atomic_dir, write_json, write_table
-    from openweight_sim.model import OpenWeightMarket
     from openweight_sim.plots import plot_run
-    from openweight_sim.seeds import spawn_seeds
+    from openweight_sim.runs import run_replications
 
     if args.replications < 1:
         raise CliError("run: --replications must be >= 1")
     scenario = load_scenario(args.scenario, overrides_from(args))
     out = Path(args.out or Path("results") / scenario.name)
-    seeds = spawn_seeds(args.seed, args.replications)
     started = time.perf_counter()
     with atomic_dir(out) as tmp:
-        frames = []
-        for i, s in enumerate(seeds):
-            model = OpenWeightMarket(scenario, rng=s).run_model()
-            df = model.quarters_frame()
-            if i == 0:
-                first = df
-                write_table(model.labs_frame(), tmp, "labs")
-                write_table(model.hosts_frame(), tmp, "hosts")
-                write_table(model.offers_frame(), tmp, "offers")
-                write_table(model.releases_frame(), tmp, "releases")
-            df.insert(0, "seed", s)
-            df.insert(0, "replication", i)
-            frames.append(df)
-        allq = pd.concat(frames, ignore_index=True)
+        (reps,) = run_replications([scenario], args.replications, args.seed, tables=True)
+        for name, table in reps.tables.items():
+            write_table(table, tmp, name)
+        allq, first = reps.quarters, reps.first
         write_table(allq, tmp, "quarters")
         if args.replications > 1:
-            from openweight_sim.experiments.replicate import bands
-
             write_table(bands(allq), tmp, "bands")
-            try:
-                from openweight_sim.experiments.plots import plot_fans
-            except ImportError:  # pragma: no cover - fan charts arrive with experiments
-                plot_fans = None
-            if plot_fans is not None:
-                plot_fans(allq, tmp / "plots", scenario.name)
+            plot_fans(allq, tmp / "plots", scenario.name)
         plot_run(first, tmp / "plots", scenario.name)
-        seeds_meta = {"root": args.seed, "replications": args.replications, "run_seeds": seeds}
-        write_json(tmp / "metadata.json", metadata(scenario, seeds_meta, " ".join(sys.argv)))
+        write_json(
+            tmp / "metadata.json", metadata(scenario, reps.seeds_record(), " ".join(sys.argv))
+        )
     elapsed = time.perf_counter() - started
     print(
         f"{scenario.name}: {args.replications} run(s) of {len(first)} quarters, "

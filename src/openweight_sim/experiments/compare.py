@@ -25,25 +25,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from openweight_sim.experiments.replicate import run_one
+from openweight_sim.columns import KEY
+from openweight_sim.runs import run_replications
 from openweight_sim.scenario import Scenario, ScenarioError, load_scenario, quarter_index
-from openweight_sim.seeds import spawn_seeds
 
-KEY_COLUMNS = (
-    "price_closed",
-    "price_open_hosted",
-    "price_gpt4_level",
-    "share_open_tokens",
-    "share_open_tokens_cn",
-    "share_open_spend",
-    "quality_gap",
-    "closed_gross_margin",
-    "host_gross_margin",
-    "closed_revenue",
-    "total_tokens",
-    "meta_net_payoff",
-    "consumer_surplus",
-)
+KEY_COLUMNS = KEY
+"""Columns compared (labels and units in :mod:`openweight_sim.columns`)."""
 COMPARE_COLUMNS = [
     "column",
     "quarter",
@@ -57,15 +44,6 @@ COMPARE_COLUMNS = [
     "diff_lo",
     "diff_hi",
 ]
-
-
-def _run_pair_task(task: tuple[Scenario, int, int, str]) -> tuple[str, int, pd.DataFrame]:
-    """Run one replication of one side (picklable, for the executors)."""
-    scenario, replication, seed, side = task
-    df = run_one(scenario, seed)
-    df.insert(0, "seed", seed)
-    df.insert(0, "replication", replication)
-    return side, replication, df
 
 
 def paired_runs(
@@ -91,19 +69,9 @@ def paired_runs(
     Returns:
         ``(quarters_a, quarters_b)`` with ``replication`` and ``seed`` columns.
     """
-    from openweight_sim.experiments.executors import execute
-
     sa, sb = load_scenario(a, overrides), load_scenario(b, overrides)
-    seeds = spawn_seeds(seed, replications)
-    tasks = [(sc, r, s, side) for side, sc in (("a", sa), ("b", sb)) for r, s in enumerate(seeds)]
-    got: dict[tuple[str, int], pd.DataFrame] = {}
-    for _, (side, r, df) in execute(_run_pair_task, tasks, executor, workers):
-        got[(side, r)] = df
-    frames = tuple(
-        pd.concat([got[(side, r)] for r in range(replications)], ignore_index=True)
-        for side in ("a", "b")
-    )
-    return frames[0], frames[1]
+    ra, rb = run_replications([sa, sb], replications, seed, executor=executor, workers=workers)
+    return ra.quarters, rb.quarters
 
 
 def year_end_quarters(quarters: Sequence[str]) -> list[str]:
