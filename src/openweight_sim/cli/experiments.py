@@ -27,6 +27,7 @@ SWEEP_EPILOG = """\
 sweep file (YAML; see scenarios/sweeps/small.yaml):
   scenario: baseline                 bundled name or path
   counterfactual: no_open_weights    optional: enables column/cf@quarter outputs
+                                     (`closed`: the scenario itself with every lab closed)
   constants: {developers.count: 2000}   overrides applied to every run
   design: {method: sobol, samples: 64, seed: 7}   grid | lhs | sobol | morris
   parameters:
@@ -72,6 +73,7 @@ def _parse_quarters(text: str | None, both: list[str]) -> list[str] | None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Paired comparison of two scenarios; prints the thesis table, writes results."""
+    from openweight_sim.counterfactual import counterfactual_scenario
     from openweight_sim.experiments.compare import compare_frames, paired_runs
     from openweight_sim.experiments.plots import plot_compare_fans
     from openweight_sim.experiments.replicate import bands
@@ -85,7 +87,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_workers(args, "compare")
     overrides = overrides_from(args)
     sa = load_scenario(args.a, overrides)
-    sb = load_scenario(args.b, overrides)
+    sb = load_scenario(args.b, overrides) if args.b else counterfactual_scenario(sa)
     both = [q for q in sa.quarters if q in set(sb.quarters)]
     if not both:
         raise ScenarioError(args.b, "", f"shares no quarter with {sa.name}")
@@ -382,7 +384,12 @@ def register(sub: Any) -> None:
         "openweight-sim compare baseline no_open_weights",
     )
     p.add_argument("a", help="scenario A (bundled name or YAML path)")
-    p.add_argument("b", help="scenario B, the reference (e.g. no_open_weights)")
+    p.add_argument(
+        "b",
+        nargs="?",
+        help="scenario B, the reference (e.g. no_open_weights; default: A's counterfactual, "
+        "A with every lab closed)",
+    )
     p.add_argument("--replications", type=int, default=10, help="paired runs (default 10)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument(

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from openweight_sim.columns import KEY
+from openweight_sim.counterfactual import counterfactual_scenario
 from openweight_sim.runs import run_replications
 from openweight_sim.scenario import Scenario, ScenarioError, load_scenario, quarter_index
 
@@ -48,7 +49,7 @@ COMPARE_COLUMNS = [
 
 def paired_runs(
     a: str | Path | Scenario,
-    b: str | Path | Scenario,
+    b: str | Path | Scenario | None,
     replications: int = 10,
     seed: int = 0,
     overrides: Mapping[str, Any] | None = None,
@@ -59,7 +60,8 @@ def paired_runs(
 
     Args:
         a: scenario A (bundled name, YAML path or Scenario).
-        b: scenario B, the reference of ratios and differences.
+        b: scenario B, the reference of ratios and differences; None: A's counterfactual
+            (:func:`openweight_sim.counterfactual.counterfactual_scenario`).
         replications: paired replications.
         seed: root seed; replication r of both uses ``spawn_seeds(seed, replications)[r]``.
         overrides: dotted-path overrides applied to both scenarios.
@@ -69,7 +71,8 @@ def paired_runs(
     Returns:
         ``(quarters_a, quarters_b)`` with ``replication`` and ``seed`` columns.
     """
-    sa, sb = load_scenario(a, overrides), load_scenario(b, overrides)
+    sa = load_scenario(a, overrides)
+    sb = counterfactual_scenario(sa) if b is None else load_scenario(b, overrides)
     ra, rb = run_replications([sa, sb], replications, seed, executor=executor, workers=workers)
     return ra.quarters, rb.quarters
 
@@ -183,7 +186,7 @@ def check_quarters(quarters: Sequence[str], qa: pd.DataFrame, qb: pd.DataFrame) 
 
 def compare_scenarios(
     a: str | Path | Scenario,
-    b: str | Path | Scenario,
+    b: str | Path | Scenario | None,
     replications: int = 10,
     seed: int = 0,
     quarters: Sequence[str] | None = None,
@@ -193,7 +196,8 @@ def compare_scenarios(
     """Paired comparison of A and B: one row per (column, quarter).
 
     Columns: column, quarter, n, mean_a, mean_b, ratio (mean A / mean B) with ratio_lo and
-    ratio_hi, diff (mean of A − B) with diff_lo and diff_hi; intervals are 95%.
+    ratio_hi, diff (mean of A − B) with diff_lo and diff_hi; intervals are 95%. With
+    ``b=None`` the reference is A's counterfactual (A without open weights).
     """
     qa, qb = paired_runs(a, b, replications, seed, overrides)
     if quarters:
