@@ -406,6 +406,50 @@ def _check_params(scenario: Scenario, params: Sequence[FreeParameter]) -> dict[s
     return start
 
 
+def _optimise(
+    obj: Objective,
+    start: Mapping[str, float],
+    seed: int,
+    max_evals: int,
+    explore_fraction: float,
+) -> float:
+    """Evaluate the start, a Latin hypercube, then Nelder–Mead restarts; the start's loss.
+
+    Stops when the budget is spent; the best point found is ``obj.best``.
+    """
+    from scipy.optimize import minimize
+    from scipy.stats import qmc
+
+    params = obj.params
+    start_loss = obj.evaluate_values(start, "start")
+    try:
+        n_explore = round(explore_fraction * (max_evals - 1))
+        if n_explore > 0:
+            sampler = qmc.LatinHypercube(d=len(params), seed=np.random.default_rng(seed))
+            for u in sampler.random(n_explore):
+                obj(u, "latin-hypercube")
+        for step in NM_STEPS:
+            before = obj.best.loss
+            x0 = np.array([p.to_unit(obj.best.point[p.path]) for p in params])
+            minimize(
+                obj,
+                x0,
+                method="Nelder-Mead",
+                bounds=[(0.0, 1.0)] * len(params),
+                options={
+                    "initial_simplex": _simplex(x0, step),
+                    "maxfev": 10 * max_evals,
+                    "xatol": 1e-3,
+                    "fatol": 1e-4,
+                },
+            )
+            if obj.best.loss >= before and step != NM_STEPS[0]:
+                break
+    except Budget:
+        pass
+    return start_loss
+
+
 def fit(
     scenario: str | Path | Scenario = "baseline",
     *,
@@ -445,9 +489,6 @@ def fit(
     Raises:
         ScenarioError: a free parameter is not a number of the scenario, or bad overrides.
     """
-    from scipy.optimize import minimize
-    from scipy.stats import qmc
-
     if replications < 1:
         raise ScenarioError("calibrate", "replications", f"must be >= 1 (got {replications})")
     if max_evals < 1:
@@ -461,32 +502,7 @@ def fit(
     run_options = {"executor": executor, "workers": workers, "scheduler": scheduler}
     obj = Objective(sc, params, seeds, facts, ov, max_evals, on_eval, run_options)
     t0 = time.perf_counter()
-    try:
-        start_loss = obj.evaluate_values(start, "start")
-        n_explore = round(explore_fraction * (max_evals - 1))
-        if n_explore > 0:
-            sampler = qmc.LatinHypercube(d=len(params), seed=np.random.default_rng(seed))
-            for u in sampler.random(n_explore):
-                obj(u, "latin-hypercube")
-        for step in NM_STEPS:
-            before = obj.best.loss
-            x0 = np.array([p.to_unit(obj.best.point[p.path]) for p in params])
-            minimize(
-                obj,
-                x0,
-                method="Nelder-Mead",
-                bounds=[(0.0, 1.0)] * len(params),
-                options={
-                    "initial_simplex": _simplex(x0, step),
-                    "maxfev": 10 * max_evals,
-                    "xatol": 1e-3,
-                    "fatol": 1e-4,
-                },
-            )
-            if obj.best.loss >= before and step != NM_STEPS[0]:
-                break
-    except Budget:
-        pass
+    start_loss = _optimise(obj, start, seed, max_evals, explore_fraction)
     best = obj.best
     return FitResult(
         start=start,

@@ -251,13 +251,54 @@ def report_md(
     return "\n".join(lines)
 
 
+def _write_calibration(
+    tmp: Path,
+    scenario: Any,
+    args: argparse.Namespace,
+    result: Any,
+    start_card: pd.DataFrame,
+    fitted_card: pd.DataFrame,
+) -> None:
+    """Write fitted.yaml, report.md, trace.csv, catch_up.csv, scorecard.csv, metadata.json."""
+    from openweight_sim.calibration.scorecard import hit_rate
+    from openweight_sim.io import atomic_write_text, write_json
+
+    s = result.settings
+    date = dt.date.today().isoformat()
+    start_hits, total = hit_rate(start_card)
+    fitted_hits, _ = hit_rate(fitted_card)
+    atomic_write_text(
+        tmp / "fitted.yaml", fitted_yaml(result, date, start_hits, fitted_hits, total)
+    )
+    atomic_write_text(tmp / "report.md", report_md(result, date, start_card, fitted_card))
+    result.trace.to_csv(tmp / "trace.csv", index=False)
+    result.catch_up.to_csv(tmp / "catch_up.csv", index=False)
+    fitted_card.to_csv(tmp / "scorecard.csv", index=False)
+    write_json(
+        tmp / "metadata.json",
+        _metadata(
+            scenario,
+            " ".join(["openweight-sim", *sys.argv[1:]]),
+            {
+                "seeds": {"root": args.seed, "run_seeds": s["run_seeds"]},
+                "settings": s,
+                "start": result.start,
+                "fitted": result.fitted,
+                "start_loss": result.start_loss,
+                "fitted_loss": result.fitted_loss,
+                "catch_up": result.catch_up.to_dict(orient="records"),
+            },
+        ),
+    )
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the free parameters; write fitted.yaml, report.md, trace.csv, metadata.json."""
     from tqdm import tqdm
 
     from openweight_sim.calibration.fit import fit, fitted_scorecard
-    from openweight_sim.calibration.scorecard import hit_rate, summary_line
-    from openweight_sim.io import atomic_dir, atomic_write_text, write_json
+    from openweight_sim.calibration.scorecard import summary_line
+    from openweight_sim.io import atomic_dir
     from openweight_sim.scenario import load_scenario
 
     if args.replications < 1:
@@ -292,33 +333,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     ov = s["overrides"]
     start_card = fitted_scorecard(scenario, result.start, s["run_seeds"], ov, **run_options(args))
     fitted_card = fitted_scorecard(scenario, result.fitted, s["run_seeds"], ov, **run_options(args))
-    date = dt.date.today().isoformat()
-    start_hits, total = hit_rate(start_card)
-    fitted_hits, _ = hit_rate(fitted_card)
     with atomic_dir(out) as tmp:
-        atomic_write_text(
-            tmp / "fitted.yaml", fitted_yaml(result, date, start_hits, fitted_hits, total)
-        )
-        atomic_write_text(tmp / "report.md", report_md(result, date, start_card, fitted_card))
-        result.trace.to_csv(tmp / "trace.csv", index=False)
-        result.catch_up.to_csv(tmp / "catch_up.csv", index=False)
-        fitted_card.to_csv(tmp / "scorecard.csv", index=False)
-        write_json(
-            tmp / "metadata.json",
-            _metadata(
-                scenario,
-                " ".join(["openweight-sim", *sys.argv[1:]]),
-                {
-                    "seeds": {"root": args.seed, "run_seeds": s["run_seeds"]},
-                    "settings": s,
-                    "start": result.start,
-                    "fitted": result.fitted,
-                    "start_loss": result.start_loss,
-                    "fitted_loss": result.fitted_loss,
-                    "catch_up": result.catch_up.to_dict(orient="records"),
-                },
-            ),
-        )
+        _write_calibration(tmp, scenario, args, result, start_card, fitted_card)
     print(
         f"calibrate {scenario.name}: {s['evaluations']} evaluations × {args.replications} "
         f"replication(s) at {ov['developers.count']:,} developers in {s['seconds']} s"

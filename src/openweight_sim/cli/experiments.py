@@ -375,6 +375,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``compare``, ``sweep`` and ``analyze`` to the ``openweight-sim`` parser."""
+    _add_compare(sub)
+    _add_sweep(sub)
+    _add_analyze(sub)
+
+
+def _add_compare(sub: Any) -> None:
     p = sub.add_parser(
         "compare",
         help="paired runs of two scenarios (common random numbers): ratios and differences",
@@ -408,6 +414,8 @@ def register(sub: Any) -> None:
     p.add_argument("--out", help="results directory (default results/compare-A-vs-B)")
     p.set_defaults(func=cmd_compare)
 
+
+def _add_sweep(sub: Any) -> None:
     p = sub.add_parser(
         "sweep",
         help="run a parameter sweep (grid, lhs, sobol, morris); resumable",
@@ -439,6 +447,8 @@ def register(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 
+
+def _add_analyze(sub: Any) -> None:
     p = sub.add_parser(
         "analyze",
         help="Sobol or Morris sensitivity, or PRIM scenario discovery, of a sweep",
