@@ -66,6 +66,7 @@ def draw_overlay(
     color: str | None = None,
     lw: float = 1.6,
     values=None,
+    band: bool = True,
 ) -> None:
     """Draw ``column`` of the overlay dashed (one run) or as a mean and 5–95% band.
 
@@ -78,6 +79,7 @@ def draw_overlay(
         lw: line width.
         values: ``f(frame) -> Series`` computing the drawn values from a frame instead of
             reading ``column`` (e.g. a cumulative sum or a sum of columns).
+        band: shade the 5–95% band of several replications (else their mean only).
     """
     if overlay is None or len(overlay) == 0:
         return
@@ -88,7 +90,10 @@ def draw_overlay(
         mean, lo, hi = per_run.mean(), per_run.quantile(0.05), per_run.quantile(0.95)
         x = np.arange(len(mean))
         (line,) = ax.plot(x, mean.to_numpy(), ls="--", lw=lw, color=color, label=label)
-        ax.fill_between(x, lo.to_numpy(), hi.to_numpy(), color=line.get_color(), alpha=0.15, lw=0)
+        if band:
+            ax.fill_between(
+                x, lo.to_numpy(), hi.to_numpy(), color=line.get_color(), alpha=0.15, lw=0
+            )
         return
     ax.plot(
         np.arange(len(overlay)), get(overlay).to_numpy(), ls="--", lw=lw, color=color, label=label
@@ -132,6 +137,7 @@ def lab_share_plot(
                     f"{names[k]}, {overlay_label} (stacked)",
                     color=LAB_COLORS[c[13:]],
                     values=lambda f, edge=edge: f[edge].fillna(0).sum(axis=1),
+                    band=False,  # eight stacked bands would hide the stack
                 )
     ax.set_ylabel("Share of all tokens served (API, hosted and self-hosted)")
     ax.set_ylim(0, 1)
