@@ -99,6 +99,20 @@ def test_validate_on_processes_prints_and_writes_the_same_scorecard(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+def test_run_on_processes_writes_the_same_tables(tmp_path):
+    args = ["run", "baseline", *TINY_SET, "--replications", "2"]
+    ser = cli(*args, "--out", "ser", cwd=tmp_path)
+    par = cli(*args, "--out", "par", "--executor", "processes", "--workers", "2", cwd=tmp_path)
+    assert ser.returncode == 0 and par.returncode == 0, ser.stderr + par.stderr
+    for name in ("quarters", "bands", "labs", "hosts", "offers", "releases"):
+        a = (tmp_path / "ser" / f"{name}.csv").read_bytes()
+        assert a == (tmp_path / "par" / f"{name}.csv").read_bytes(), name
+    lines = [ln for ln in ser.stdout.splitlines() if " run(s) of " not in ln]
+    assert lines == [
+        ln.replace("par/", "ser/") for ln in par.stdout.splitlines() if " run(s) of " not in ln
+    ]
+
+
 # --------------------------------------------------------------------------- columns
 
 

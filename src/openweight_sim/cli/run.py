@@ -11,7 +11,14 @@ from typing import Any
 
 import pandas as pd
 
-from openweight_sim.cli.common import CliError, metadata, overrides_from
+from openweight_sim.cli.common import (
+    CliError,
+    add_executor_arguments,
+    check_workers,
+    metadata,
+    overrides_from,
+    run_options,
+)
 from openweight_sim.columns import SUMMARY, column
 from openweight_sim.scenario import (
     ScenarioError,
@@ -52,11 +59,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.replications < 1:
         raise CliError("run: --replications must be >= 1")
+    check_workers(args, "run")
     scenario = load_scenario(args.scenario, overrides_from(args))
     out = Path(args.out or Path("results") / scenario.name)
     started = time.perf_counter()
     with atomic_dir(out) as tmp:
-        (reps,) = run_replications([scenario], args.replications, args.seed, tables=True)
+        (reps,) = run_replications(
+            [scenario], args.replications, args.seed, tables=True, **run_options(args)
+        )
         for name, table in reps.tables.items():
             write_table(table, tmp, name)
         allq, first = reps.quarters, reps.first
@@ -126,6 +136,7 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--replications", type=int, default=1)
     p.add_argument("--out", help="results directory (default results/<scenario>)")
+    add_executor_arguments(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("schema", help="print the scenario JSON Schema")
