@@ -36,6 +36,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator, PercentFor
 from mesa.visualization import Slider, SolaraViz
 from mesa.visualization.utils import update_counter
 
+from openweight_sim.counterfactual import counterfactual_scenario
 from openweight_sim.model import OpenWeightMarket
 from openweight_sim.plots import HISTORY_NOTE, LAB_COLORS
 from openweight_sim.scenario import Scenario, bundled_names, get_dotted, load_scenario
@@ -191,20 +192,6 @@ def slider_overrides(values: dict[str, Any]) -> dict[str, Any]:
         if not np.isclose(value, float(base)):
             out[path] = value
     return out
-
-
-def counterfactual_scenario(scenario: Scenario) -> Scenario:
-    """The same scenario with no open weights: every lab closed from 2023, history included.
-
-    For the baseline this equals the bundled ``no_open_weights`` scenario.
-    """
-    over: dict[str, Any] = {"name": f"{scenario.name}, no open weights"}
-    for lab in scenario.labs:
-        over[f"labs.{lab}.policy"] = "closed"
-        over[f"labs.{lab}.open_history"] = False
-        over[f"labs.{lab}.policy_changes"] = []
-        over[f"labs.{lab}.consolidate_below"] = None
-    return load_scenario(scenario, over, override_source="counterfactual")
 
 
 _run_ids = itertools.count()

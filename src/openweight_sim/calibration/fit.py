@@ -229,6 +229,8 @@ class Objective:
         overrides: overrides applied to every run (e.g. developer count, ``end``).
         max_evals: evaluation budget; :class:`Budget` is raised when it is spent.
         on_eval: called after every evaluation (progress bar).
+        run_options: how the replications run (``executor``, ``workers``, ``scheduler`` of
+            :func:`openweight_sim.runs.run_replications`); they never change the loss.
     """
 
     scenario: Scenario
@@ -238,6 +240,7 @@ class Objective:
     overrides: Mapping[str, Any]
     max_evals: int
     on_eval: Callable[[Evaluation, Evaluation], None] | None = None
+    run_options: Mapping[str, Any] = field(default_factory=dict)
     trace: list[Evaluation] = field(default_factory=list)
     _cache: dict[tuple[float, ...], float] = field(default_factory=dict)
 
@@ -258,7 +261,12 @@ class Objective:
         if len(self.trace) >= self.max_evals:
             raise Budget
         t0 = time.perf_counter()
-        sim = simulate(self.scenario, overrides={**self.overrides, **values}, seeds=self.seeds)
+        sim = simulate(
+            self.scenario,
+            overrides={**self.overrides, **values},
+            seeds=self.seeds,
+            **self.run_options,
+        )
         card = pd.concat([self.facts, simulated_stats(sim, self.facts)], axis=1)
         value = loss(card)
         mean = card["simulated_mean"]
@@ -398,53 +406,23 @@ def _check_params(scenario: Scenario, params: Sequence[FreeParameter]) -> dict[s
     return start
 
 
-def fit(
-    scenario: str | Path | Scenario = "baseline",
-    *,
-    params: Sequence[FreeParameter] = FREE_PARAMETERS,
-    replications: int = 3,
-    seed: int = 0,
-    max_evals: int = 600,
-    overrides: Mapping[str, Any] | None = None,
-    explore_fraction: float = 0.35,
-    on_eval: Callable[[Evaluation, Evaluation], None] | None = None,
-) -> FitResult:
-    """Fit the free parameters to the in-sample facts.
+def _optimise(
+    obj: Objective,
+    start: Mapping[str, float],
+    seed: int,
+    max_evals: int,
+    explore_fraction: float,
+) -> float:
+    """Evaluate the start, a Latin hypercube, then Nelder–Mead restarts; the start's loss.
 
-    Args:
-        scenario: the scenario to fit (its current values are the starting point).
-        params: the free parameters and their bounds.
-        replications: runs per evaluation (fixed seeds from ``spawn_seeds(seed, R)``).
-        seed: root seed of the runs and of the optimiser.
-        max_evals: evaluation budget (each evaluation is ``replications`` runs).
-        overrides: applied to every run; defaults to ``developers.count`` =
-            :data:`CALIBRATION_COUNT` (unless given) and always ``end`` = 2024Q4.
-        explore_fraction: share of the budget spent on the Latin-hypercube search.
-        on_eval: progress callback ``(evaluation, best so far)``.
-
-    Returns:
-        The fitted values, the losses before and after, the trace and the catch-up estimates.
-
-    Raises:
-        ScenarioError: a free parameter is not a number of the scenario, or bad overrides.
+    Stops when the budget is spent; the best point found is ``obj.best``.
     """
     from scipy.optimize import minimize
     from scipy.stats import qmc
 
-    if replications < 1:
-        raise ScenarioError("calibrate", "replications", f"must be >= 1 (got {replications})")
-    if max_evals < 1:
-        raise ScenarioError("calibrate", "max_evals", f"must be >= 1 (got {max_evals})")
-    ov = {"developers.count": CALIBRATION_COUNT, **dict(overrides or {}), "end": IN_SAMPLE_END}
-    sc = load_scenario(scenario)
-    load_scenario(sc, ov)  # fail early on bad overrides
-    start = _check_params(sc, params)
-    facts = load_facts()
-    seeds = spawn_seeds(seed, replications)
-    obj = Objective(sc, params, seeds, facts, ov, max_evals, on_eval)
-    t0 = time.perf_counter()
+    params = obj.params
+    start_loss = obj.evaluate_values(start, "start")
     try:
-        start_loss = obj.evaluate_values(start, "start")
         n_explore = round(explore_fraction * (max_evals - 1))
         if n_explore > 0:
             sampler = qmc.LatinHypercube(d=len(params), seed=np.random.default_rng(seed))
@@ -469,6 +447,62 @@ def fit(
                 break
     except Budget:
         pass
+    return start_loss
+
+
+def fit(
+    scenario: str | Path | Scenario = "baseline",
+    *,
+    params: Sequence[FreeParameter] = FREE_PARAMETERS,
+    replications: int = 3,
+    seed: int = 0,
+    max_evals: int = 600,
+    overrides: Mapping[str, Any] | None = None,
+    explore_fraction: float = 0.35,
+    on_eval: Callable[[Evaluation, Evaluation], None] | None = None,
+    executor: str = "serial",
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> FitResult:
+    """Fit the free parameters to the in-sample facts.
+
+    Args:
+        scenario: the scenario to fit (its current values are the starting point).
+        params: the free parameters and their bounds.
+        replications: runs per evaluation (fixed seeds from ``spawn_seeds(seed, R)``).
+        seed: root seed of the runs and of the optimiser.
+        max_evals: evaluation budget (each evaluation is ``replications`` runs).
+        overrides: applied to every run; defaults to ``developers.count`` =
+            :data:`CALIBRATION_COUNT` (unless given) and always ``end`` = 2024Q4.
+        explore_fraction: share of the budget spent on the Latin-hypercube search.
+        on_eval: progress callback ``(evaluation, best so far)``.
+        executor: where each evaluation's replications run: ``serial``, ``processes`` or
+            ``dask`` (the sweep executors; the fit is the same for all). Worth it with a
+            running Dask cluster (``scheduler``) or many replications: every evaluation
+            starts its own pool otherwise.
+        workers: parallel workers.
+        scheduler: address of a running Dask scheduler (implies ``dask``).
+
+    Returns:
+        The fitted values, the losses before and after, the trace and the catch-up estimates.
+
+    Raises:
+        ScenarioError: a free parameter is not a number of the scenario, or bad overrides.
+    """
+    if replications < 1:
+        raise ScenarioError("calibrate", "replications", f"must be >= 1 (got {replications})")
+    if max_evals < 1:
+        raise ScenarioError("calibrate", "max_evals", f"must be >= 1 (got {max_evals})")
+    ov = {"developers.count": CALIBRATION_COUNT, **dict(overrides or {}), "end": IN_SAMPLE_END}
+    sc = load_scenario(scenario)
+    load_scenario(sc, ov)  # fail early on bad overrides
+    start = _check_params(sc, params)
+    facts = load_facts()
+    seeds = spawn_seeds(seed, replications)
+    run_options = {"executor": executor, "workers": workers, "scheduler": scheduler}
+    obj = Objective(sc, params, seeds, facts, ov, max_evals, on_eval, run_options)
+    t0 = time.perf_counter()
+    start_loss = _optimise(obj, start, seed, max_evals, explore_fraction)
     best = obj.best
     return FitResult(
         start=start,
@@ -497,7 +531,11 @@ def fitted_scorecard(
     values: Mapping[str, float],
     seeds: list[int],
     overrides: Mapping[str, Any],
+    **run_options: Any,
 ) -> pd.DataFrame:
-    """The in-sample scorecard at given parameter values (the fit's own settings)."""
-    sim = simulate(scenario, overrides={**overrides, **values}, seeds=seeds)
+    """The in-sample scorecard at given parameter values (the fit's own settings).
+
+    ``run_options`` (``executor``, ``workers``, ``scheduler``) say where the runs go.
+    """
+    sim = simulate(scenario, overrides={**overrides, **values}, seeds=seeds, **run_options)
     return scorecard(sim)

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from openweight_sim.calibration.facts import IN_SAMPLE_END, MODEL_COLUMN
+from openweight_sim.plots import quarter_axis
 
 PANELS: list[tuple[str, list[str], str, bool]] = [
     ("Price at GPT-4 level (cheapest API, Arena ≥ 1186)", ["price_gpt4_level"], "USD/M", True),
@@ -130,13 +131,7 @@ def validation_figure(sim: pd.DataFrame, card: pd.DataFrame, title: str = "") ->
             )
         ax.set_title(ptitle, fontsize=10.5, loc="left")
         ax.set_ylabel(unit)
-        ticks = [i for i, q in enumerate(quarters) if q.endswith("Q1")] or list(x)
-        ax.set_xticks(ticks, [quarters[i][:4] for i in ticks])
-        ax.set_xlabel("Quarter (ticks at Q1)")
-        if IN_SAMPLE_END in pos:
-            ax.axvspan(-0.5, pos[IN_SAMPLE_END] + 0.5, color="0.93", zorder=0)
-        ax.set_xlim(-0.5, len(quarters) - 0.5)
-        ax.grid(alpha=0.3)
+        quarter_axis(ax, quarters, IN_SAMPLE_END)
         ax.legend(fontsize=7.5, loc="best", framealpha=0.8)
     fig.suptitle(
         (title + "\n" if title else "")

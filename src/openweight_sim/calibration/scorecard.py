@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 
 from openweight_sim.calibration.facts import MODEL_COLUMN, NOTES, load_facts
-from openweight_sim.model import OpenWeightMarket
+from openweight_sim.runs import run_replications
 from openweight_sim.scenario import Scenario, load_scenario
-from openweight_sim.seeds import spawn_seeds
 
 SCORECARD_COLUMNS = [
     "id",
@@ -41,8 +40,14 @@ def simulate(
     seed: int = 0,
     overrides: Mapping[str, Any] | None = None,
     seeds: list[int] | None = None,
+    executor: str = "serial",
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """Run replications of a scenario and stack their per-quarter frames.
+
+    The runs go through the one replication path
+    (:func:`openweight_sim.runs.run_replications`), on any of the sweep executors.
 
     Args:
         scenario: bundled name, YAML path or Scenario.
@@ -50,19 +55,24 @@ def simulate(
         seed: root seed; run i uses ``spawn_seeds(seed, replications)[i]``.
         overrides: dotted-path overrides (e.g. ``{"end": "2024Q4"}``).
         seeds: explicit run seeds (common random numbers across calls).
+        executor: ``serial``, ``processes`` or ``dask`` (same results for all).
+        workers: parallel workers.
+        scheduler: address of a running Dask scheduler (implies ``dask``).
 
     Returns:
         A tidy frame with ``replication``, ``seed`` and the model's quarter columns.
     """
     sc = load_scenario(scenario, overrides)
-    run_seeds = seeds if seeds is not None else spawn_seeds(seed, replications)
-    frames = []
-    for i, s in enumerate(run_seeds):
-        df = OpenWeightMarket(sc, rng=s).run_model().quarters_frame()
-        df.insert(0, "seed", s)
-        df.insert(0, "replication", i)
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True)
+    (reps,) = run_replications(
+        [sc],
+        replications,
+        seed,
+        seeds=seeds,
+        executor=executor,
+        workers=workers,
+        scheduler=scheduler,
+    )
+    return reps.quarters
 
 
 def simulated_stats(sim: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:

@@ -12,7 +12,10 @@ A functional API for notebooks (plain DataFrames in and out) behind the CLI comm
     r = run_sweep("small", "results/sweeps/small")              # one row per run
     s = sobol_indices(open_sweep("results/sweeps/thesis_sobol"))
 
-Names are imported on first use, so ``import openweight_sim.experiments`` stays cheap.
+Every replication runs through :func:`openweight_sim.runs.run_replications` (seeds spawned
+from one root, on the ``serial``, ``processes`` or ``dask`` executor), the same path as
+``run``, ``validate`` and ``calibrate``. Names are imported on first use, so
+``import openweight_sim.experiments`` stays cheap.
 """
 
 from __future__ import annotations

@@ -25,25 +25,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from openweight_sim.experiments.replicate import run_one
+from openweight_sim.columns import KEY
+from openweight_sim.counterfactual import counterfactual_scenario
+from openweight_sim.runs import run_replications
 from openweight_sim.scenario import Scenario, ScenarioError, load_scenario, quarter_index
-from openweight_sim.seeds import spawn_seeds
 
-KEY_COLUMNS = (
-    "price_closed",
-    "price_open_hosted",
-    "price_gpt4_level",
-    "share_open_tokens",
-    "share_open_tokens_cn",
-    "share_open_spend",
-    "quality_gap",
-    "closed_gross_margin",
-    "host_gross_margin",
-    "closed_revenue",
-    "total_tokens",
-    "meta_net_payoff",
-    "consumer_surplus",
-)
+KEY_COLUMNS = KEY
+"""Columns compared (labels and units in :mod:`openweight_sim.columns`)."""
 COMPARE_COLUMNS = [
     "column",
     "quarter",
@@ -59,18 +47,9 @@ COMPARE_COLUMNS = [
 ]
 
 
-def _run_pair_task(task: tuple[Scenario, int, int, str]) -> tuple[str, int, pd.DataFrame]:
-    """Run one replication of one side (picklable, for the executors)."""
-    scenario, replication, seed, side = task
-    df = run_one(scenario, seed)
-    df.insert(0, "seed", seed)
-    df.insert(0, "replication", replication)
-    return side, replication, df
-
-
 def paired_runs(
     a: str | Path | Scenario,
-    b: str | Path | Scenario,
+    b: str | Path | Scenario | None,
     replications: int = 10,
     seed: int = 0,
     overrides: Mapping[str, Any] | None = None,
@@ -81,7 +60,8 @@ def paired_runs(
 
     Args:
         a: scenario A (bundled name, YAML path or Scenario).
-        b: scenario B, the reference of ratios and differences.
+        b: scenario B, the reference of ratios and differences; None: A's counterfactual
+            (:func:`openweight_sim.counterfactual.counterfactual_scenario`).
         replications: paired replications.
         seed: root seed; replication r of both uses ``spawn_seeds(seed, replications)[r]``.
         overrides: dotted-path overrides applied to both scenarios.
@@ -91,19 +71,10 @@ def paired_runs(
     Returns:
         ``(quarters_a, quarters_b)`` with ``replication`` and ``seed`` columns.
     """
-    from openweight_sim.experiments.executors import execute
-
-    sa, sb = load_scenario(a, overrides), load_scenario(b, overrides)
-    seeds = spawn_seeds(seed, replications)
-    tasks = [(sc, r, s, side) for side, sc in (("a", sa), ("b", sb)) for r, s in enumerate(seeds)]
-    got: dict[tuple[str, int], pd.DataFrame] = {}
-    for _, (side, r, df) in execute(_run_pair_task, tasks, executor, workers):
-        got[(side, r)] = df
-    frames = tuple(
-        pd.concat([got[(side, r)] for r in range(replications)], ignore_index=True)
-        for side in ("a", "b")
-    )
-    return frames[0], frames[1]
+    sa = load_scenario(a, overrides)
+    sb = counterfactual_scenario(sa) if b is None else load_scenario(b, overrides)
+    ra, rb = run_replications([sa, sb], replications, seed, executor=executor, workers=workers)
+    return ra.quarters, rb.quarters
 
 
 def year_end_quarters(quarters: Sequence[str]) -> list[str]:
@@ -215,7 +186,7 @@ def check_quarters(quarters: Sequence[str], qa: pd.DataFrame, qb: pd.DataFrame) 
 
 def compare_scenarios(
     a: str | Path | Scenario,
-    b: str | Path | Scenario,
+    b: str | Path | Scenario | None,
     replications: int = 10,
     seed: int = 0,
     quarters: Sequence[str] | None = None,
@@ -225,7 +196,8 @@ def compare_scenarios(
     """Paired comparison of A and B: one row per (column, quarter).
 
     Columns: column, quarter, n, mean_a, mean_b, ratio (mean A / mean B) with ratio_lo and
-    ratio_hi, diff (mean of A − B) with diff_lo and diff_hi; intervals are 95%.
+    ratio_hi, diff (mean of A − B) with diff_lo and diff_hi; intervals are 95%. With
+    ``b=None`` the reference is A's counterfactual (A without open weights).
     """
     qa, qb = paired_runs(a, b, replications, seed, overrides)
     if quarters:

@@ -16,18 +16,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from openweight_sim.columns import FANS
+from openweight_sim.columns import column as catalogued
+from openweight_sim.plots import quarter_axis
 from openweight_sim.scenario import quarter_index
 
-USD_M = "USD per million tokens (log scale)"
-# column -> (title, y label, log axis)
-FAN_COLUMNS = {
-    "price_closed": ("Closed API price (token-weighted mean)", USD_M, True),
-    "price_open_hosted": ("Hosted open-weight price (token-weighted mean)", USD_M, True),
-    "price_gpt4_level": ("Cheapest price at GPT-4 level (Elo ≥ 1186)", USD_M, True),
-    "share_open_tokens": ("Open-weight share of tokens", "Share of all tokens (0–1)", False),
-    "quality_gap": ("Quality gap: best closed − best open model", "Elo points", False),
-    "closed_gross_margin": ("Closed labs' gross margin", "Gross margin (0–1)", False),
-}
+FAN_COLUMNS = FANS
+"""Columns drawn as fan charts; titles, axis labels and log axes from the catalogue."""
 
 
 def slug(name: str) -> str:
@@ -43,14 +38,6 @@ def save_figure(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _quarter_axis(ax, quarters: list[str]) -> None:
-    ticks = [i for i, q in enumerate(quarters) if q.endswith("Q1")] or list(range(len(quarters)))
-    ax.set_xticks(ticks, [quarters[i][:4] for i in ticks])
-    ax.set_xlabel("Quarter (ticks at Q1)")
-    ax.set_xlim(-0.5, len(quarters) - 0.5)
-    ax.grid(alpha=0.3)
-
-
 def fan_stats(df: pd.DataFrame, column: str, low: float = 0.05, high: float = 0.95):
     """Per-quarter mean and [low, high] quantiles of a column over replications."""
     g = df.groupby("quarter", sort=False)[column]
@@ -64,8 +51,8 @@ def fan_figure(
 
     Returns None if the column is missing or undefined (NaN) in every frame.
     """
-    title, ylabel, log = FAN_COLUMNS.get(column, (column, column, False))
-    title = f"{title} — {title_suffix}" if title_suffix else title
+    col = catalogued(column)
+    title = f"{col.chart_title} — {title_suffix}" if title_suffix else col.chart_title
     usable = {k: df for k, df in frames.items() if column in df and df[column].notna().any()}
     if not usable:
         return None
@@ -90,10 +77,10 @@ def fan_figure(
             label=f"{label}: 5–95% of {n} runs",
         )
         ax.plot(x, st["mean"], color=color, lw=2.2, label=f"{label}: mean")
-    if log:
+    if col.log:
         ax.set_yscale("log")
-    ax.set_ylabel(ylabel)
-    _quarter_axis(ax, quarters)
+    ax.set_ylabel(col.axis_label)
+    quarter_axis(ax, quarters)
     ax.legend(loc="best", fontsize=9)
     return fig
 

@@ -1,7 +1,8 @@
 """Replications: the same scenario under independent seeds, and per-quarter bands.
 
 Seeds are spawned from one root ``SeedSequence`` (:func:`openweight_sim.seeds.spawn_seeds`)
-and recorded in the ``seed`` column, so every replication can be re-run on its own.
+and recorded in the ``seed`` column, so every replication can be re-run on its own. The runs
+go through the one replication path, :func:`openweight_sim.runs.run_replications`.
 """
 
 from __future__ import annotations
@@ -13,18 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from openweight_sim.model import OpenWeightMarket
-from openweight_sim.scenario import Scenario, load_scenario
-from openweight_sim.seeds import spawn_seeds
+from openweight_sim.runs import replicate_scenario, run_one
+from openweight_sim.scenario import Scenario
 
-
-def run_one(
-    scenario: str | Path | Scenario, seed: int, overrides: Mapping[str, Any] | None = None
-) -> pd.DataFrame:
-    """Run one model to its horizon and return its per-quarter DataFrame."""
-    model = OpenWeightMarket(load_scenario(scenario, overrides), rng=seed)
-    model.run_model()
-    return model.quarters_frame()
+__all__ = ["bands", "interval", "replicate", "run_one"]
 
 
 def replicate(
@@ -32,6 +25,8 @@ def replicate(
     replications: int = 10,
     seed: int = 0,
     overrides: Mapping[str, Any] | None = None,
+    executor: str = "serial",
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """Run ``replications`` independent runs; tidy frame with ``replication`` and ``seed``.
 
@@ -40,15 +35,13 @@ def replicate(
         replications: number of runs.
         seed: root seed; replication i uses ``spawn_seeds(seed, replications)[i]``.
         overrides: dotted-path overrides applied to the scenario.
+        executor: ``serial``, ``processes`` or ``dask`` (same results for all).
+        workers: parallel workers.
     """
-    sc = load_scenario(scenario, overrides)
-    frames = []
-    for i, s in enumerate(spawn_seeds(seed, replications)):
-        df = run_one(sc, s)
-        df.insert(0, "seed", s)
-        df.insert(0, "replication", i)
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True)
+    reps = replicate_scenario(
+        scenario, replications, seed, overrides, executor=executor, workers=workers
+    )
+    return reps.quarters
 
 
 def bands(df: pd.DataFrame, low: float = 0.05, high: float = 0.95) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from openweight_sim.counterfactual import CLOSED, counterfactual_scenario
 from openweight_sim.experiments.outputs import OutputSpec, numeric_columns
 from openweight_sim.scenario import (
     Scenario,
@@ -72,7 +73,8 @@ class SweepSpec(BaseModel):
     counterfactual: str | None = Field(
         None,
         description="scenario run with the same parameters and seed; enables column/cf@q "
-        "outputs (ratio scenario/counterfactual)",
+        "outputs (ratio scenario/counterfactual); `closed`: the sweep's scenario with every "
+        "lab closed (openweight_sim.counterfactual)",
     )
     constants: dict[str, Any] = Field(
         default_factory=dict,
@@ -349,7 +351,9 @@ def resolve_model(spec: SweepSpec, source: str, base_dir: Path | None = None) ->
         raise ScenarioError(source, "scenario", "required (a bundled name or a YAML path)")
     sc = _load(spec.scenario, spec.constants, source, "scenario", base_dir)
     cf = None
-    if spec.counterfactual is not None:
+    if spec.counterfactual == CLOSED:
+        cf = counterfactual_scenario(sc)
+    elif spec.counterfactual is not None:
         cf = _load(spec.counterfactual, spec.constants, source, "counterfactual", base_dir)
     scs = [sc] if cf is None else [sc, cf]
     integer = {n for n in spec.parameters if _check_parameter(spec, scs, n, source)}

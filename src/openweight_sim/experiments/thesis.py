@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from openweight_sim.columns import COLUMNS
+
 
 @dataclass(frozen=True)
 class Row:
@@ -38,15 +40,28 @@ class Row:
     digits: int = 2
 
 
+def _row(name: str, kind: str, level: str, digits: int = 2) -> Row:
+    """A thesis row of a catalogued column: shares' differences in percentage points."""
+    col = COLUMNS[name]
+    if kind == "ratio":
+        unit, scale = "", 1.0
+    elif col.is_share:
+        unit, scale = "pp", 100.0
+    else:
+        unit, scale = col.unit, col.scale
+    return Row(col.label, kind, unit, scale, level, col.scale, digits)
+
+
 THESIS_ROWS = {
-    "price_closed": Row("Closed API price", "ratio", "", 1.0, "{:.3g} USD/M"),
-    "closed_gross_margin": Row("Closed gross margin", "diff", "pp", 100.0, "{:.1%}", digits=1),
-    "share_open_tokens": Row("Open share of tokens", "diff", "pp", 100.0, "{:.1%}", digits=1),
-    "share_open_spend": Row("Open share of spend", "diff", "pp", 100.0, "{:.1%}", digits=1),
-    "meta_net_payoff": Row("Meta net payoff", "diff", "USD bn/q", 1e-9, "{:.2f} bn/q", 1e-9),
+    "price_closed": _row("price_closed", "ratio", "{:.3g} USD/M"),
+    "closed_gross_margin": _row("closed_gross_margin", "diff", "{:.1%}", digits=1),
+    "share_open_tokens": _row("share_open_tokens", "diff", "{:.1%}", digits=1),
+    "share_open_spend": _row("share_open_spend", "diff", "{:.1%}", digits=1),
+    "meta_net_payoff": _row("meta_net_payoff", "diff", "{:.2f} bn/q"),
     # an index (log-sum / alpha, docs/ODD.md): only differences are meaningful, not ratios
-    "consumer_surplus": Row("Consumer surplus", "diff", "M (index)", 1e-6, "{:.3g} M", 1e-6),
+    "consumer_surplus": _row("consumer_surplus", "diff", "{:.3g} M"),
 }
+"""Rows of the thesis table; labels, units and scales from :mod:`openweight_sim.columns`."""
 THESIS_COLUMNS = tuple(THESIS_ROWS)
 
 

@@ -1,9 +1,9 @@
 """Command line of the experiments: ``compare``, ``sweep`` and ``analyze``.
 
-``openweight_sim.cli`` calls :func:`register`; each handler returns an exit status. Input
-errors are raised as :class:`~openweight_sim.scenario.ScenarioError` (one line, exit 2)
-before anything is written; results directories are written atomically, except a sweep's,
-which is filled run by run so that it can be resumed.
+:func:`openweight_sim.cli.build_parser` calls :func:`register`; each handler returns an
+exit status. Input errors are raised as :class:`~openweight_sim.scenario.ScenarioError`
+(one line, exit 2) before anything is written; results directories are written atomically,
+except a sweep's, which is filled run by run so that it can be resumed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from openweight_sim import __version__
+from openweight_sim.cli.common import CliError, check_workers, overrides_from
 from openweight_sim.experiments.executors import EXECUTORS, default_workers
 from openweight_sim.scenario import QUARTER_RE, ScenarioError
 
@@ -26,6 +27,7 @@ SWEEP_EPILOG = """\
 sweep file (YAML; see scenarios/sweeps/small.yaml):
   scenario: baseline                 bundled name or path
   counterfactual: no_open_weights    optional: enables column/cf@quarter outputs
+                                     (`closed`: the scenario itself with every lab closed)
   constants: {developers.count: 2000}   overrides applied to every run
   design: {method: sobol, samples: 64, seed: 7}   grid | lhs | sobol | morris
   parameters:
@@ -52,17 +54,6 @@ the output price_closed/cf@2026Q4 (the ratio of the two runs with the same param
 seed), then: analyze DIR --method prim --output price_closed/cf@2026Q4 --threshold 0.5"""
 
 
-def _cli():
-    from openweight_sim import cli
-
-    return cli
-
-
-def _check_workers(args: argparse.Namespace, command: str) -> None:
-    if args.workers is not None and args.workers < 1:
-        raise _cli().CliError(f"{command}: --workers must be >= 1 (got {args.workers})")
-
-
 # --------------------------------------------------------------------------- compare
 
 
@@ -82,6 +73,7 @@ def _parse_quarters(text: str | None, both: list[str]) -> list[str] | None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Paired comparison of two scenarios; prints the thesis table, writes results."""
+    from openweight_sim.counterfactual import counterfactual_scenario
     from openweight_sim.experiments.compare import compare_frames, paired_runs
     from openweight_sim.experiments.plots import plot_compare_fans
     from openweight_sim.experiments.replicate import bands
@@ -90,13 +82,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from openweight_sim.scenario import load_scenario
     from openweight_sim.seeds import spawn_seeds
 
-    cli = _cli()
     if args.replications < 2:
-        raise cli.CliError("compare: --replications must be >= 2 (intervals need pairs)")
-    _check_workers(args, "compare")
-    overrides = cli.overrides_from(args)
+        raise CliError("compare: --replications must be >= 2 (intervals need pairs)")
+    check_workers(args, "compare")
+    overrides = overrides_from(args)
     sa = load_scenario(args.a, overrides)
-    sb = load_scenario(args.b, overrides)
+    sb = load_scenario(args.b, overrides) if args.b else counterfactual_scenario(sa)
     both = [q for q in sa.quarters if q in set(sb.quarters)]
     if not both:
         raise ScenarioError(args.b, "", f"shares no quarter with {sa.name}")
@@ -165,7 +156,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from openweight_sim.experiments.store import RunStore
     from openweight_sim.experiments.sweep import run_sweep
 
-    _check_workers(args, "sweep")
+    check_workers(args, "sweep")
     spec, path = read_sweep_file(args.file)
     out = Path(args.out or Path("results") / "sweeps" / (spec.name or path.stem))
     executor = "dask" if args.scheduler else args.executor
@@ -276,11 +267,10 @@ def _write_prim(sweep, args: argparse.Namespace, tmp: Path) -> str:
     from openweight_sim.experiments.discovery import boxes_table, prim
     from openweight_sim.io import write_table
 
-    cli = _cli()
     if args.threshold is None:
-        raise cli.CliError("analyze: --method prim needs --threshold (cases: output < threshold)")
+        raise CliError("analyze: --method prim needs --threshold (cases: output < threshold)")
     if args.output and len(args.output) > 1:
-        raise cli.CliError("analyze: --method prim takes one --output")
+        raise CliError("analyze: --method prim takes one --output")
     outputs = sweep.outputs
     target = (
         args.output[0] if args.output else next((o for o in outputs if "/cf@" in o), outputs[0])
@@ -385,6 +375,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``compare``, ``sweep`` and ``analyze`` to the ``openweight-sim`` parser."""
+    _add_compare(sub)
+    _add_sweep(sub)
+    _add_analyze(sub)
+
+
+def _add_compare(sub: Any) -> None:
     p = sub.add_parser(
         "compare",
         help="paired runs of two scenarios (common random numbers): ratios and differences",
@@ -394,7 +390,12 @@ def register(sub: Any) -> None:
         "openweight-sim compare baseline no_open_weights",
     )
     p.add_argument("a", help="scenario A (bundled name or YAML path)")
-    p.add_argument("b", help="scenario B, the reference (e.g. no_open_weights)")
+    p.add_argument(
+        "b",
+        nargs="?",
+        help="scenario B, the reference (e.g. no_open_weights; default: A's counterfactual, "
+        "A with every lab closed)",
+    )
     p.add_argument("--replications", type=int, default=10, help="paired runs (default 10)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument(
@@ -413,6 +414,8 @@ def register(sub: Any) -> None:
     p.add_argument("--out", help="results directory (default results/compare-A-vs-B)")
     p.set_defaults(func=cmd_compare)
 
+
+def _add_sweep(sub: Any) -> None:
     p = sub.add_parser(
         "sweep",
         help="run a parameter sweep (grid, lhs, sobol, morris); resumable",
@@ -444,6 +447,8 @@ def register(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 
+
+def _add_analyze(sub: Any) -> None:
     p = sub.add_parser(
         "analyze",
         help="Sobol or Morris sensitivity, or PRIM scenario discovery, of a sweep",

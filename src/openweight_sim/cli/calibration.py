@@ -21,6 +21,14 @@ from typing import Any
 import pandas as pd
 
 from openweight_sim.calibration.facts import IN_SAMPLE_END, IN_SAMPLE_START, load_facts
+from openweight_sim.cli.common import (
+    CliError,
+    add_executor_arguments,
+    check_workers,
+    metadata,
+    overrides_from,
+    run_options,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--out", help="results directory (default results/validate-<scenario>)")
     p.add_argument("--set", action="append", metavar="PATH=VALUE", help="override a parameter")
+    add_executor_arguments(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser(
@@ -56,12 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PATH=VALUE",
         help="override applied to every run, e.g. developers.count=3000 (the default)",
     )
+    add_executor_arguments(p)
     p.set_defaults(func=cmd_calibrate)
 
 
 def _metadata(scenario: Any, command: str, extra: dict[str, Any]) -> dict[str, Any]:
-    from openweight_sim.cli import metadata
-
     meta = metadata(scenario, extra.pop("seeds", {}), command)
     meta.update(extra)
     return meta
@@ -87,25 +95,20 @@ FOOTNOTES = (
 def cmd_validate(args: argparse.Namespace) -> int:
     """Run replications, print and write the scorecard, draw the overlay plot."""
     from openweight_sim.calibration.plots import plot_validation
-    from openweight_sim.calibration.scorecard import (
-        format_scorecard,
-        hit_rate,
-        scorecard,
-        simulate,
-    )
-    from openweight_sim.cli import CliError, overrides_from
+    from openweight_sim.calibration.scorecard import format_scorecard, hit_rate, scorecard
     from openweight_sim.io import atomic_dir, write_json
+    from openweight_sim.runs import run_replications
     from openweight_sim.scenario import load_scenario
-    from openweight_sim.seeds import spawn_seeds
 
     if args.replications < 1:
         raise CliError(f"validate: --replications must be >= 1 (got {args.replications})")
+    check_workers(args, "validate")
     scenario = load_scenario(args.scenario, overrides_from(args))
     facts = load_facts()
     out = Path(args.out or Path("results") / f"validate-{scenario.name}")
-    seeds = spawn_seeds(args.seed, args.replications)
     started = time.perf_counter()
-    sim = simulate(scenario, seeds=seeds)
+    (reps,) = run_replications([scenario], args.replications, args.seed, **run_options(args))
+    sim = reps.quarters
     card = scorecard(sim, facts)
     with atomic_dir(out) as tmp:
         card.to_csv(tmp / "scorecard.csv", index=False)
@@ -123,11 +126,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 scenario,
                 " ".join(["openweight-sim", *sys.argv[1:]]),
                 {
-                    "seeds": {
-                        "root": args.seed,
-                        "replications": args.replications,
-                        "run_seeds": seeds,
-                    },
+                    "seeds": reps.seeds_record(),
                     "within_tolerance": n,
                     "facts": m,
                     "seconds": round(time.perf_counter() - started, 1),
@@ -252,20 +251,61 @@ def report_md(
     return "\n".join(lines)
 
 
+def _write_calibration(
+    tmp: Path,
+    scenario: Any,
+    args: argparse.Namespace,
+    result: Any,
+    start_card: pd.DataFrame,
+    fitted_card: pd.DataFrame,
+) -> None:
+    """Write fitted.yaml, report.md, trace.csv, catch_up.csv, scorecard.csv, metadata.json."""
+    from openweight_sim.calibration.scorecard import hit_rate
+    from openweight_sim.io import atomic_write_text, write_json
+
+    s = result.settings
+    date = dt.date.today().isoformat()
+    start_hits, total = hit_rate(start_card)
+    fitted_hits, _ = hit_rate(fitted_card)
+    atomic_write_text(
+        tmp / "fitted.yaml", fitted_yaml(result, date, start_hits, fitted_hits, total)
+    )
+    atomic_write_text(tmp / "report.md", report_md(result, date, start_card, fitted_card))
+    result.trace.to_csv(tmp / "trace.csv", index=False)
+    result.catch_up.to_csv(tmp / "catch_up.csv", index=False)
+    fitted_card.to_csv(tmp / "scorecard.csv", index=False)
+    write_json(
+        tmp / "metadata.json",
+        _metadata(
+            scenario,
+            " ".join(["openweight-sim", *sys.argv[1:]]),
+            {
+                "seeds": {"root": args.seed, "run_seeds": s["run_seeds"]},
+                "settings": s,
+                "start": result.start,
+                "fitted": result.fitted,
+                "start_loss": result.start_loss,
+                "fitted_loss": result.fitted_loss,
+                "catch_up": result.catch_up.to_dict(orient="records"),
+            },
+        ),
+    )
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the free parameters; write fitted.yaml, report.md, trace.csv, metadata.json."""
     from tqdm import tqdm
 
     from openweight_sim.calibration.fit import fit, fitted_scorecard
-    from openweight_sim.calibration.scorecard import hit_rate, summary_line
-    from openweight_sim.cli import CliError, overrides_from
-    from openweight_sim.io import atomic_dir, atomic_write_text, write_json
+    from openweight_sim.calibration.scorecard import summary_line
+    from openweight_sim.io import atomic_dir
     from openweight_sim.scenario import load_scenario
 
     if args.replications < 1:
         raise CliError(f"calibrate: --replications must be >= 1 (got {args.replications})")
     if args.max_evals < 1:
         raise CliError(f"calibrate: --max-evals must be >= 1 (got {args.max_evals})")
+    check_workers(args, "calibrate")
     overrides = overrides_from(args)
     scenario = load_scenario(args.scenario)
     load_scenario(scenario, overrides)
@@ -285,40 +325,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             max_evals=args.max_evals,
             overrides=overrides,
             on_eval=progress,
+            **run_options(args),
         )
     finally:
         bar.close()
     s = result.settings
     ov = s["overrides"]
-    start_card = fitted_scorecard(scenario, result.start, s["run_seeds"], ov)
-    fitted_card = fitted_scorecard(scenario, result.fitted, s["run_seeds"], ov)
-    date = dt.date.today().isoformat()
-    start_hits, total = hit_rate(start_card)
-    fitted_hits, _ = hit_rate(fitted_card)
+    start_card = fitted_scorecard(scenario, result.start, s["run_seeds"], ov, **run_options(args))
+    fitted_card = fitted_scorecard(scenario, result.fitted, s["run_seeds"], ov, **run_options(args))
     with atomic_dir(out) as tmp:
-        atomic_write_text(
-            tmp / "fitted.yaml", fitted_yaml(result, date, start_hits, fitted_hits, total)
-        )
-        atomic_write_text(tmp / "report.md", report_md(result, date, start_card, fitted_card))
-        result.trace.to_csv(tmp / "trace.csv", index=False)
-        result.catch_up.to_csv(tmp / "catch_up.csv", index=False)
-        fitted_card.to_csv(tmp / "scorecard.csv", index=False)
-        write_json(
-            tmp / "metadata.json",
-            _metadata(
-                scenario,
-                " ".join(["openweight-sim", *sys.argv[1:]]),
-                {
-                    "seeds": {"root": args.seed, "run_seeds": s["run_seeds"]},
-                    "settings": s,
-                    "start": result.start,
-                    "fitted": result.fitted,
-                    "start_loss": result.start_loss,
-                    "fitted_loss": result.fitted_loss,
-                    "catch_up": result.catch_up.to_dict(orient="records"),
-                },
-            ),
-        )
+        _write_calibration(tmp, scenario, args, result, start_card, fitted_card)
     print(
         f"calibrate {scenario.name}: {s['evaluations']} evaluations × {args.replications} "
         f"replication(s) at {ov['developers.count']:,} developers in {s['seconds']} s"
