@@ -7,6 +7,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from openweight_sim import _kernels
+from openweight_sim.market import _jit
 from openweight_sim.agents import NO_CHOICE, OUTSIDE
 from openweight_sim.market import sample_choices
 
@@ -232,6 +233,6 @@ def test_kernel_cache_falls_back_when_nothing_is_writable(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
     unwritable = [None, blocker / "cache", blocker / "numba"]  # mkdir under a file fails
-    assert _kernels._cache_writable(unwritable) is False
-    assert _kernels._cache_writable([*unwritable, tmp_path / "ok"]) is True
+    assert _jit._cache_writable(unwritable) is False
+    assert _jit._cache_writable([*unwritable, tmp_path / "ok"]) is True
     assert (tmp_path / "ok").is_dir()

@@ -1,9 +1,10 @@
-"""Closed-form checks of the demand, pricing, cost and diffusion primitives in market.py."""
+"""Closed-form checks of the demand, pricing, cost and diffusion primitives of the market package."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from analytic import markov_long_run_share, monopoly_markup
 from scipy.special import lambertw
 
 from openweight_sim.market import (
@@ -12,8 +13,6 @@ from openweight_sim.market import (
     bass_step,
     consumer_surplus,
     logit_shares,
-    markov_long_run_share,
-    monopoly_markup,
     nash_prices,
     sample_choices,
     serving_cost,

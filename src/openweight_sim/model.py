@@ -592,9 +592,7 @@ class OpenWeightMarket(mesa.Model):
         draw = self.rng.random(rows.size)
         u = self.rng.random(rows.size)
         prob = np.concatenate([eq.shares, 1.0 - eq.shares.sum(axis=1, keepdims=True)], axis=1)
-        # as in market.sample_choices: row cumulative sums offset by the group index
-        cum = np.clip(np.cumsum(np.maximum(prob, 0.0), axis=1), 0.0, 1.0)
-        cum += np.arange(prob.shape[0], dtype=float)[:, None]
+        cum = market.offset_cumulative(prob)  # the draws of market.sample_choices
         choosers = groups.get("choosers")
         col = np.empty(rows.size, dtype=np.int64)
         _kernels.choose_options(
@@ -605,7 +603,7 @@ class OpenWeightMarket(mesa.Model):
             u,
             float(sc.reoptimize_rate),
             np.ones(rows.size, dtype=bool) if choosers is None else choosers,
-            cum.ravel(),
+            cum,
             J + 1,
             opts.lab,
             opts.key,
