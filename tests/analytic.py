@@ -35,7 +35,6 @@ def monopoly_markup(A: ArrayLike, alpha: ArrayLike) -> NDArray[np.float64] | np.
     return (1.0 + lambertw(a_val / np.e).real) / al
 
 
-
 def markov_long_run_share(p_ab: ArrayLike, p_ba: ArrayLike) -> NDArray[np.float64] | float:
     """Long-run (stationary) share of state A in a two-state switching chain.
 
@@ -57,4 +56,3 @@ def markov_long_run_share(p_ab: ArrayLike, p_ba: ArrayLike) -> NDArray[np.float6
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(total > 0, ba / np.where(total > 0, total, 1.0), np.nan)
     return float(out) if out.ndim == 0 else out
-

@@ -1,12 +1,12 @@
-"""Closed-form checks of the demand, pricing, cost and diffusion primitives of the market package."""
+"""Closed-form checks of the demand, pricing, cost and diffusion primitives (market package)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from analytic import markov_long_run_share, monopoly_markup
 from scipy.special import lambertw
 
+from analytic import markov_long_run_share, monopoly_markup
 from openweight_sim.market import (
     Equilibrium,
     bass_fraction,

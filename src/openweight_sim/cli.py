@@ -107,6 +107,7 @@ def metadata(scenario: Scenario, seeds: dict[str, Any], command: str) -> dict[st
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a scenario (optionally replicated) and write tables, metadata and plots."""
     from openweight_sim.io import atomic_dir, write_json, write_table
+    from openweight_sim.market import impossible_market_warning
     from openweight_sim.model import OpenWeightMarket
     from openweight_sim.plots import plot_run
     from openweight_sim.seeds import spawn_seeds
@@ -158,6 +159,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             else first
         )
     )
+    warning = impossible_market_warning(allq)
+    if warning:
+        print(warning)
     print(f"results: {out}/ (quarters.csv, labs.csv, hosts.csv, offers.csv, plots/*.png)")
     return 0
 

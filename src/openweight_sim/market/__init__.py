@@ -41,7 +41,7 @@ from openweight_sim.market.pricing import (
     solve_equilibrium,
     warm_up,
 )
-from openweight_sim.market.report import impossible_market_warning
+from openweight_sim.market.report import impossible_market_warning, offer_flags, quarter_flags
 from openweight_sim.market.solver_options import DEFAULT_SOLVER, SolverOptions
 
 __all__ = [
@@ -55,7 +55,9 @@ __all__ = [
     "logit_shares",
     "nash_prices",
     "no_finite_best_response",
+    "offer_flags",
     "offset_cumulative",
+    "quarter_flags",
     "sample_choices",
     "serving_cost",
     "solve_equilibrium",

@@ -127,4 +127,3 @@ class _Groups:
         if self.all_singletons:
             return x
         return self.expand(self.sum(x))
-

@@ -51,4 +51,3 @@ _CACHE = _cache_writable()
 def njit(**options: Any) -> Any:
     """Numba's ``njit`` with the on-disk cache when it can be written (see above)."""
     return _numba_njit(**{**options, "cache": options.get("cache", False) and _CACHE})
-

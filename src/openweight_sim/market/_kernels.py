@@ -322,8 +322,6 @@ def _search_right(flat: np.ndarray, key: float, lo: int, hi: int) -> int:
     return lo
 
 
-
-
 @njit(cache=True, nogil=True)
 def draw_category(cum: np.ndarray, n_cat: int, g: int, u: float) -> int:
     """One categorical draw from row ``g`` of the flattened offset cumulative shares ``cum``.

@@ -162,4 +162,3 @@ def _damped_iteration(zm: _ZetaMap, tol: float, budget: int, damping: float = 0.
         if not (zm.valid(p1) and np.all(np.isfinite(foc))):
             return
         p = zm.clip(p + damping * (p1 - p))
-

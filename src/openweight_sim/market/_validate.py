@@ -70,7 +70,6 @@ def _availability(available: ArrayLike | None, shape: tuple[int, int]) -> NDArra
         ) from None
 
 
-
 def _dense_ownership(ownership: ArrayLike, n_prod: int) -> NDArray[np.float64]:
     """Validate a (J, J) ownership (conduct) matrix with a unit diagonal."""
     omega = np.asarray(ownership, dtype=float)
@@ -79,4 +78,3 @@ def _dense_ownership(ownership: ArrayLike, n_prod: int) -> NDArray[np.float64]:
     if not np.all(np.isfinite(omega)) or not np.allclose(np.diag(omega), 1.0):
         raise ValueError("ownership must be finite with a unit diagonal (Omega_jj = 1)")
     return omega
-

@@ -164,6 +164,20 @@ class _ZetaMap:
         big_l, q = (shares @ self.wq).T
         return big_t, big_l, q
 
+    def desired_markups(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The markups ``zeta(p)`` the first-order conditions ask for at ``p``, before any cap.
+
+        Not counted as an evaluation; ``inf`` for a strategic product without demand. Used to
+        read the result (is a capped product's demand inelastic there?), not to iterate.
+        """
+        shares, cond = self.shares(np.ascontiguousarray(p, dtype=float), self.x_buf)
+        kappa = self.sigma / (1.0 - self.sigma) if self.nested else 0.0
+        big_t, big_l, q = self._aggregate_terms(shares, cond, p, kappa)
+        own = q * p if self.log_price else q
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zeta = np.where(big_l > 0, (1.0 - self.sigma) * (big_t + own) / big_l, np.inf)
+        return np.where(self.strategic, zeta, 0.0)
+
     def __call__(self, p: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Evaluate at ``p``: return ``c + zeta(p)`` (clipped) and the signed FOC residual.
 
@@ -235,4 +249,3 @@ class _ZetaMap:
             self.best_res, self.best_p = res, p.copy()
             self.best_at = self.evaluations
         return new_p, foc
-

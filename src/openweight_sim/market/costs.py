@@ -70,4 +70,3 @@ def serving_cost(
     )
     cost = price / (throughput * 3600.0) * 1e6 / np.asarray(utilization, dtype=float)
     return float(cost) if np.ndim(cost) == 0 else cost
-

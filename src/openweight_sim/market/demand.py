@@ -185,4 +185,3 @@ def consumer_surplus(
     _, _, log_sum = _choice(_utilities(d, a, _price_term(p, log_price, avail), avail), nests, s)
     cs = log_sum / a
     return cs[0] if one_d else cs
-

@@ -66,4 +66,3 @@ def bass_step(
     out = np.where(f_ >= 1.0, 1.0, out)
     out = np.where(b > 0, out, f_)
     return float(out) if out.ndim == 0 else out
-

@@ -40,10 +40,13 @@ class Equilibrium:
         withdrawn: (J,) strategic products whose marginal cost is at or above the cap: the
             seller refuses to serve, so the product is unavailable to every segment (demand
             0); it is quoted at its marginal cost with markup 0.
-        no_best_response: (J,) products whose owner has no finite best response: demand in
-            the price tail is too inelastic (see
-            :func:`openweight_sim.market.pricing.no_finite_best_response`), so the price is
-            where it is only because of the cap.
+        no_best_response: (J,) products whose owner has no profit-maximising price the
+            market could settle at (log price only): either no finite best response exists
+            at all (demand too inelastic in the price tail, see
+            :func:`openweight_sim.market.pricing.no_finite_best_response`), or the product
+            sits at the cap where its demand is still inelastic (the first-order conditions
+            ask for a markup at least as large as the price itself, so revenue, not just
+            profit, still rises with price). Either way the cap, not the market, sets it.
 
     The four flags default to all False (a result built by hand, e.g. adaptive prices).
     """
@@ -71,7 +74,7 @@ class Equilibrium:
         """True if these prices are not a Nash equilibrium of the uncapped market.
 
         Either the iteration did not converge (no point satisfying the first-order
-        conditions was found), or some owner has no finite best response, so its price is
+        conditions was found), or some product is flagged ``no_best_response``: its price is
         set by the cap rather than by the market.
         """
         return (not self.converged) or bool(np.any(self.no_best_response))
@@ -120,8 +123,8 @@ class Equilibrium:
         n = int(np.count_nonzero(self.no_best_response))
         if n:
             reasons.append(
-                f"{n} product(s) have no finite best response (demand too inelastic): "
-                "their prices sit at the cap"
+                f"{n} product(s) have no best response below the cap (demand too "
+                "inelastic): their prices are set by the cap"
             )
         return "; ".join(reasons)
 
@@ -143,4 +146,3 @@ class Equilibrium:
         frame = pd.DataFrame(data)
         frame.index.name = "product"
         return frame
-

@@ -113,9 +113,13 @@ def solve_equilibrium(
     cannot sell a unit without losing money, so it does what a real firm does and refuses to
     serve: the product is withdrawn (unavailable to every segment, demand 0, quoted at cost,
     flag ``withdrawn``) and the others are priced without it. With log price a product whose
-    owner has no finite best response (:func:`no_finite_best_response`) is priced at the cap
-    and flagged (``no_best_response``, ``price_at_cap``); the result then reports
-    ``no_equilibrium``: the cap, not the market, sets that price. Any strategic product sold
+    owner has no finite best response (:func:`no_finite_best_response`), or that sits at the
+    cap where its demand is still inelastic (the first-order conditions ask for a markup at
+    least equal to the price, i.e. ``alpha (1 - s) <= 1`` for one product in plain logit:
+    with rivals in its nest the owner may have a finite best response to each rival price
+    and yet prices spiral up to the cap), is priced at the cap and flagged
+    (``no_best_response``, ``price_at_cap``); the result then reports ``no_equilibrium``: the
+    cap, not the market, sets that price. Any strategic product sold
     below cost is flagged ``below_cost``.
 
     Returns:
@@ -254,6 +258,8 @@ def _result(
     demand = (shares @ w)[inv]
     strategic = zm.strategic[inv]
     at_cap = np.zeros(prices.size, bool) if cap is None else strategic & (prices >= cap)
+    if zm.log_price and at_cap.any():  # a capped product whose demand is inelastic there
+        unbounded = unbounded | (at_cap & (zm.desired_markups(p)[inv] >= prices))
     return Equilibrium(
         prices=prices,
         shares=shares.T[:, inv].copy(),
@@ -405,4 +411,3 @@ def nash_prices(
             f"(FOC residual {eq.residual:.3g} > tol {tol:.3g}); try a larger max_iter or tol"
         )
     return eq.prices
-

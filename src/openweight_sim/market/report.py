@@ -53,33 +53,37 @@ def impossible_market_warning(quarters: Any) -> str | None:
     """One warning line for a run's quarters table, or ``None`` if every quarter was sound.
 
     Args:
-        quarters: the quarters table (a DataFrame, or a mapping of column name to values);
-            tables written before these columns existed give ``None``.
+        quarters: the quarters table (a DataFrame, or a mapping of column name to values),
+            possibly stacking several replications (a quarter counts if any replication is
+            flagged); tables written before these columns existed give ``None``.
 
     Returns:
-        E.g. ``"warning: no price equilibrium in 20 of 20 quarters (2023Q1-2027Q4): prices
-        set by the cap, not by the market; ..."``.
+        E.g. ``"warning: no price equilibrium in 20 of 20 quarters (first 2023Q1, last
+        2027Q4): prices set by the cap or not converged; ..."``.
     """
-    n = len(quarters["quarter"])
-    labels = list(quarters["quarter"])
+    labels = [str(q) for q in quarters["quarter"]]
+    order = list(dict.fromkeys(labels))  # distinct quarters, in order
+    index = np.array([order.index(q) for q in labels], dtype=np.intp)
+
+    def per_quarter(col: str) -> np.ndarray:
+        values = np.nan_to_num(np.asarray(quarters[col], dtype=float)) > 0
+        return np.bincount(index, weights=values, minlength=len(order)) > 0
+
     parts = []
-    for col, text in (
-        ("no_equilibrium", "no price equilibrium"),
-        ("price_at_cap", "offers priced at the cap"),
-        ("sold_below_cost", "offers sold below cost"),
+    for col, text, why in (
+        ("no_equilibrium", "no price equilibrium", "prices set by the cap or not converged"),
+        ("price_at_cap", "offers priced at the cap", ""),
+        ("sold_below_cost", "offers sold below cost", ""),
+        ("withdrawn_offers", "sellers refusing to serve", "marginal cost above the cap"),
     ):
         if col not in quarters:
             continue
-        hit = np.asarray(quarters[col], dtype=bool)
+        hit = per_quarter(col)
         if hit.any():
-            where = [q for q, h in zip(labels, hit, strict=True) if h]
-            span = where[0] if len(where) == 1 else f"{where[0]}-{where[-1]}"
-            parts.append(f"{text} in {int(hit.sum())} of {n} quarters ({span})")
-    if "withdrawn_offers" in quarters:
-        withdrawn = np.asarray(quarters["withdrawn_offers"], dtype=float)
-        if np.nansum(withdrawn) > 0:
-            k = int(np.count_nonzero(withdrawn > 0))
-            parts.append(f"sellers refused to serve below cost in {k} of {n} quarters")
+            where = [q for q, h in zip(order, hit, strict=True) if h]
+            span = where[0] if len(where) == 1 else f"first {where[0]}, last {where[-1]}"
+            note = f": {why}" if why else ""
+            parts.append(f"{text} in {len(where)} of {len(order)} quarters ({span}){note}")
     if not parts:
         return None
-    return "warning: " + "; ".join(parts) + " (flag columns in quarters and offers tables)"
+    return "warning: " + "; ".join(parts) + "; see the flag columns of quarters and offers"
