@@ -29,6 +29,8 @@ def test_importtime_shows_no_mesa_and_no_pydantic() -> None:
     assert "openweight_sim.market" in imported  # the listing is real
     for heavy in HEAVY:
         assert not {m for m in imported if m == heavy or m.startswith(heavy + ".")}, heavy
+    # numba and scipy.optimize load on the first solve, not on import
+    assert "numba" not in imported and "scipy.optimize" not in imported
 
 
 def test_sys_modules_after_import_has_no_mesa_and_no_pydantic() -> None:

@@ -12,7 +12,6 @@ import contextlib
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import optimize
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -111,6 +110,8 @@ def _newton_fallback(zm: _ZetaMap, tol: float, budget: int) -> None:
     then the single-product logit markup ``1/alpha`` (linear) or ``c/(alpha - 1)`` (log
     price) at the weighted mean alpha, then twice that.
     """
+    from scipy import optimize  # only when phase 1 failed: not on import
+
     idx = np.flatnonzero(zm.strategic)
     if idx.size == 0:
         return

@@ -12,12 +12,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from openweight_sim.market import _kernels
 from openweight_sim.market._groups import _Groups
 from openweight_sim.market.demand import _choice
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from numpy.typing import NDArray
+
+
+def _compiled() -> ModuleType:
+    """The compiled kernels, imported on first use (not on ``import openweight_sim.market``).
+
+    Why: numba takes about 0.5 s to load; a user who only computes shares or costs, or
+    imports the package, should not pay it.
+    """
+    from openweight_sim.market import _kernels
+
+    return _kernels
 
 
 class _ZetaMap:
@@ -78,6 +90,7 @@ class _ZetaMap:
         # as contiguous runs, work arrays allocated once per problem
         self.compiled = n_prod > 0
         if self.compiled:
+            self.kernels = _compiled()
             scale = 1.0 / (1.0 - sigma) if self.nested else 1.0
             self.d_scaled = self.d * scale
             self.a_scaled = a * scale
@@ -113,7 +126,7 @@ class _ZetaMap:
     def valid(self, p: NDArray[np.float64]) -> bool:
         """Whether demand can be evaluated at ``p``."""
         if self.compiled:
-            return _kernels.valid_prices(np.ascontiguousarray(p, dtype=float), self.log_price)
+            return self.kernels.valid_prices(np.ascontiguousarray(p, dtype=float), self.log_price)
         return bool(np.all(np.isfinite(p)) and (not self.log_price or np.all(p > 0)))
 
     def shares(self, p: NDArray[np.float64], out: NDArray[np.float64]) -> Any:
@@ -129,20 +142,20 @@ class _ZetaMap:
             shares, cond, _ = _choice(out, self.nests, self.sigma)
             return shares, cond
         e = self.u_buf
-        _kernels.shifted_utilities(
+        self.kernels.shifted_utilities(
             self.d_scaled, self.a_scaled, fp, self.nest_bounds, self.nested, e, self.nest_top
         )
         np.exp(e, out=e)
         if not self.nested:
-            _kernels.plain_shares(e, np.exp(-self.nest_top[0]), out)
+            self.kernels.plain_shares(e, np.exp(-self.nest_top[0]), out)
             return out, None
         total, log_total, term = self.nest_total, self.nest_log, self.nest_term
-        _kernels.nest_sums(e, self.nest_bounds, total, log_total)
+        self.kernels.nest_sums(e, self.nest_bounds, total, log_total)
         np.log(log_total, out=log_total)
-        _kernels.nest_logits(self.nest_top, total, log_total, self.sigma, term, self.top)
+        self.kernels.nest_logits(self.nest_top, total, log_total, self.sigma, term, self.top)
         np.exp(term, out=term)
         outside = np.exp(-self.top)
-        _kernels.nested_shares(e, total, term, outside, self.nest_bounds, out, self.cond_buf)
+        self.kernels.nested_shares(e, total, term, outside, self.nest_bounds, out, self.cond_buf)
         return out, self.cond_buf
 
     def _aggregate_terms(
@@ -193,7 +206,7 @@ class _ZetaMap:
             p = np.ascontiguousarray(p, dtype=float)
             big_t, big_l, q = self.big_t, self.big_l, self.q
             if self.omega is None:
-                _kernels.demand_terms(
+                self.kernels.demand_terms(
                     shares,
                     shares if cond is None else cond,
                     p,
@@ -213,7 +226,7 @@ class _ZetaMap:
             else:
                 big_t[:], big_l[:], q[:] = self._aggregate_terms(shares, cond, p, kappa)
             new_p, foc = np.empty_like(p), np.empty_like(p)
-            res, runaway = _kernels.zeta_step(
+            res, runaway = self.kernels.zeta_step(
                 p,
                 self.c,
                 self.strategic,

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from openweight_sim.market import _kernels
-
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
@@ -67,6 +65,8 @@ def sample_choices(prob: ArrayLike, group: ArrayLike, uniforms: ArrayLike) -> ND
     n_groups, n_cat = pr.shape
     if g.size and (g.min() < 0 or g.max() >= n_groups):
         raise ValueError("group indices out of range")
+    from openweight_sim.market import _kernels  # numba loads on first use, not on import
+
     out = np.empty(g.size, dtype=np.intp)
     cum = offset_cumulative(pr)
     _kernels.draw_categories(cum, n_cat, g.astype(np.int64), u, out)

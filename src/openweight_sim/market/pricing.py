@@ -5,6 +5,32 @@ a pricing problem, withdraws sellers that cannot cover cost under the cap, runs 
 phases (:mod:`openweight_sim.market._phases`) on the zeta-markup map
 (:mod:`openweight_sim.market._zeta`), and returns an
 :class:`~openweight_sim.market.equilibrium.Equilibrium` that says whether it is one.
+
+Method: the zeta-markup fixed point of Morrow & Skerlos (2011), as in pyblp. With
+``a_gj = du_gj/dp_j`` (``-alpha_g``, or ``-alpha_g / p_j`` for log price), the Jacobian of
+demand is ``Lambda - Gamma`` with ``Lambda = diag(sum_g w_g a_gj s_gj / (1 - sigma))`` and
+``Gamma_jk = sum_g w_g s_gj a_gk [sigma/(1-sigma) s_{gk|n} 1{same nest} + s_gk]``; the map
+``p <- c + zeta(p)``, ``zeta = Lambda^-1 [(Omega o Gamma^T)(p - c) - Q]``, is iterated until
+the max-norm of the FOC residual ``Lambda (p - c - zeta)`` divided by the weight sum is
+below ``tol`` (pyblp's stopping rule). ``Omega_jk`` is the weight the owner of product j puts
+on product k's profit (pyblp's convention), so for a symmetric ``Omega`` this is
+``(Omega o Gamma)^T``. Gamma is never formed: each evaluation is O(G*J) with firm ids
+(a dense ``ownership`` adds two (G,J)x(J,J) products).
+
+Convergence: the plain map contracts at a rate close to ``sigma`` when a firm owns most of
+a nest (~30/(1 - sigma) iterations); SQUAREM extrapolation (``options.accelerate``, pyblp's
+``Iteration('squarem')``) removes that slow mode. With several segments and strong nesting
+the map can cycle instead of converging; if it has not converged after
+``options.phase_one_budget`` evaluations (500) or stops improving, the FOCs are solved by a
+Newton-type method (MINPACK hybrid, finite difference Jacobian: J + 1 evaluations, several
+starts), then by damped iteration. The
+stopping rule is the same in every phase, ``iterations`` counts all evaluations, and
+points where a sellable product's demand underflowed to zero (a price running away to
+infinity makes its Lambda-weighted residual vanish) are never accepted. A point that
+satisfies the FOCs is a Nash equilibrium when profits are quasi-concave in own prices
+(always with one segment); with very heterogeneous segments and strong nesting, where
+best responses can cycle and no pure-strategy equilibrium exists, it is only a
+stationary point.
 """
 
 from __future__ import annotations
@@ -57,32 +83,20 @@ def solve_equilibrium(
     Why: hosts and labs set per-token prices strategically; the simulation needs their static
     pricing equilibrium every period, for demand that aggregates heterogeneous segments (a
     discrete-type mixed logit). Firm f maximises ``sum_{j in f} (p_j - c_j) Q_j(p)`` with
-    ``Q_j = sum_g weight_g s_gj(p)``.
+    ``Q_j = sum_g weight_g s_gj(p)``. Method and convergence: see the module docstring.
 
-    Method: the zeta-markup fixed point of Morrow & Skerlos (2011), as in pyblp. With
-    ``a_gj = du_gj/dp_j`` (``-alpha_g``, or ``-alpha_g / p_j`` for log price), the Jacobian of
-    demand is ``Lambda - Gamma`` with ``Lambda = diag(sum_g w_g a_gj s_gj / (1 - sigma))`` and
-    ``Gamma_jk = sum_g w_g s_gj a_gk [sigma/(1-sigma) s_{gk|n} 1{same nest} + s_gk]``; the map
-    ``p <- c + zeta(p)``, ``zeta = Lambda^-1 [(Omega o Gamma^T)(p - c) - Q]``, is iterated until
-    the max-norm of the FOC residual ``Lambda (p - c - zeta)`` divided by the weight sum is
-    below ``tol`` (pyblp's stopping rule). ``Omega_jk`` is the weight the owner of product j puts
-    on product k's profit (pyblp's convention), so for a symmetric ``Omega`` this is
-    ``(Omega o Gamma)^T``. Gamma is never formed: each evaluation is O(G*J) with firm ids
-    (a dense ``ownership`` adds two (G,J)x(J,J) products).
-
-    Convergence: the plain map contracts at a rate close to ``sigma`` when a firm owns most of
-    a nest (~30/(1 - sigma) iterations); SQUAREM extrapolation (``options.accelerate``, pyblp's
-    ``Iteration('squarem')``) removes that slow mode. With several segments and strong nesting
-    the map can cycle instead of converging; if it has not converged after 500 evaluations
-    (or stops improving) the FOCs are solved by a Newton-type method (MINPACK hybrid, finite
-    difference Jacobian: J + 1 evaluations, several starts), then by damped iteration. The
-    stopping rule is the same in every phase, ``iterations`` counts all evaluations, and
-    points where a sellable product's demand underflowed to zero (a price running away to
-    infinity makes its Lambda-weighted residual vanish) are never accepted. A point that
-    satisfies the FOCs is a Nash equilibrium when profits are quasi-concave in own prices
-    (always with one segment); with very heterogeneous segments and strong nesting, where
-    best responses can cycle and no pure-strategy equilibrium exists, it is only a
-    stationary point.
+    Impossible markets (with a cap): a seller whose marginal cost is at or above the cap
+    cannot sell a unit without losing money, so it does what a real firm does and refuses to
+    serve: the product is withdrawn (unavailable to every segment, demand 0, quoted at cost,
+    flag ``withdrawn``) and the others are priced without it. With log price a product whose
+    owner has no finite best response (:func:`no_finite_best_response`), or that sits at the
+    cap where its demand is still inelastic (the first-order conditions ask for a markup at
+    least equal to the price, i.e. ``alpha (1 - s) <= 1`` for one product in plain logit:
+    with rivals in its nest the owner may have a finite best response to each rival price
+    and yet prices spiral up to the cap), is priced at the cap and flagged
+    (``no_best_response``, ``price_at_cap``); the result then reports ``no_equilibrium``: the
+    cap, not the market, sets that price. Any strategic product sold
+    below cost is flagged ``below_cost``.
 
     Args:
         delta: mean utilities (J,) or (G, J).
@@ -109,19 +123,6 @@ def solve_equilibrium(
         options: the search's tuning settings (SQUAREM on or off, phase budgets, patience,
             damping); see :class:`~openweight_sim.market.solver_options.SolverOptions`.
 
-    Impossible markets (with a cap): a seller whose marginal cost is at or above the cap
-    cannot sell a unit without losing money, so it does what a real firm does and refuses to
-    serve: the product is withdrawn (unavailable to every segment, demand 0, quoted at cost,
-    flag ``withdrawn``) and the others are priced without it. With log price a product whose
-    owner has no finite best response (:func:`no_finite_best_response`), or that sits at the
-    cap where its demand is still inelastic (the first-order conditions ask for a markup at
-    least equal to the price, i.e. ``alpha (1 - s) <= 1`` for one product in plain logit:
-    with rivals in its nest the owner may have a finite best response to each rival price
-    and yet prices spiral up to the cap), is priced at the cap and flagged
-    (``no_best_response``, ``price_at_cap``); the result then reports ``no_equilibrium``: the
-    cap, not the market, sets that price. Any strategic product sold
-    below cost is flagged ``below_cost``.
-
     Returns:
         An :class:`Equilibrium` at the point with the smallest residual found, with its flags;
         it does not raise on non-convergence, check ``converged`` and ``no_equilibrium``.
@@ -137,18 +138,9 @@ def solve_equilibrium(
     c = _vector(cost, n_prod, "cost")
     w = _weights(weight, n_seg)
     avail = _availability(available, d.shape)
-    fix = np.zeros(n_prod, bool) if fixed is None else np.asarray(fixed, dtype=bool)
-    if fix.shape != (n_prod,):
-        raise ValueError(f"fixed must have shape ({n_prod},), got {fix.shape}")
-    if not np.all(np.isfinite(d if avail is None else d[avail])):
-        raise ValueError("delta must be finite for available products")
-    if log_price and np.any(c <= 0):
-        raise ValueError("log_price=True requires strictly positive marginal costs")
-    if max_iter < 1 or not tol > 0:
-        raise ValueError("max_iter must be >= 1 and tol > 0")
-    cap = None if price_cap is None else _vector(price_cap, n_prod, "price_cap")
-    if log_price and cap is not None and np.any(cap <= 0):
-        raise ValueError("price_cap must be positive with log price")
+    fix = _fixed(fixed, n_prod)
+    _check_problem(d, avail, c, log_price, tol, max_iter)
+    cap = _cap(price_cap, n_prod, log_price)
     p_init = _initial(initial_prices, c, n_prod, log_price)
     nests = _Groups.from_ids(nest, n_prod)
     firms = _Groups.from_ids(firm, n_prod)
@@ -156,20 +148,15 @@ def solve_equilibrium(
     omega = None if ownership is None else _dense_ownership(ownership, n_prod)
 
     # sellers that cannot cover marginal cost under the cap refuse to serve
-    withdrawn = np.zeros(n_prod, bool) if cap is None else _reachable(w, avail, d.shape, fix)
+    withdrawn = np.zeros(n_prod, bool)
     if cap is not None:
-        withdrawn &= c >= cap
+        withdrawn = _reachable(w, avail, d.shape, fix) & (c >= cap)
     if withdrawn.any():
         avail = np.broadcast_to(~withdrawn, d.shape) if avail is None else avail & ~withdrawn
     # products that somebody with positive weight can buy; the rest are priced at cost
     strategic = _reachable(w, avail, d.shape, fix)
     if log_price and cap is None and np.any(strategic):
-        buyers = _reach(w, avail, d.shape)[:, strategic].any(axis=1)
-        if np.any(a[buyers] <= 1.0):
-            raise ValueError(
-                "with log_price every segment that can buy needs alpha > 1 (elastic demand); "
-                "otherwise profit grows without bound as prices rise: pass price_cap"
-            )
+        _require_elastic(a, _reach(w, avail, d.shape)[:, strategic].any(axis=1))
 
     zm = _ZetaMap(
         d if avail is None else np.where(avail, d, -np.inf),
@@ -191,6 +178,48 @@ def solve_equilibrium(
             a, w, avail, firms.code, nests.code, sigma_eff, zm.strategic[zm.inv]
         )
     return _result(zm, w, tol, cap, withdrawn, unbounded)
+
+
+def _fixed(fixed: ArrayLike | None, n_prod: int) -> NDArray[np.bool_]:
+    """Validate the mask of products priced at cost (a competitive fringe)."""
+    fix = np.zeros(n_prod, bool) if fixed is None else np.asarray(fixed, dtype=bool)
+    if fix.shape != (n_prod,):
+        raise ValueError(f"fixed must have shape ({n_prod},), got {fix.shape}")
+    return fix
+
+
+def _check_problem(
+    d: NDArray[np.float64],
+    avail: NDArray[np.bool_] | None,
+    c: NDArray[np.float64],
+    log_price: bool,
+    tol: float,
+    max_iter: int,
+) -> None:
+    """Reject utilities, costs and stopping settings the solver cannot work with."""
+    if not np.all(np.isfinite(d if avail is None else d[avail])):
+        raise ValueError("delta must be finite for available products")
+    if log_price and np.any(c <= 0):
+        raise ValueError("log_price=True requires strictly positive marginal costs")
+    if max_iter < 1 or not tol > 0:
+        raise ValueError("max_iter must be >= 1 and tol > 0")
+
+
+def _cap(price_cap: ArrayLike | None, n_prod: int, log_price: bool) -> NDArray[np.float64] | None:
+    """Validate the price cap: ``None``, or finite (J,) (and positive with log price)."""
+    cap = None if price_cap is None else _vector(price_cap, n_prod, "price_cap")
+    if log_price and cap is not None and np.any(cap <= 0):
+        raise ValueError("price_cap must be positive with log price")
+    return cap
+
+
+def _require_elastic(alpha: NDArray[np.float64], buyers: NDArray[np.bool_]) -> None:
+    """Without a cap, log price needs alpha > 1 for every buying segment (elastic demand)."""
+    if np.any(alpha[buyers] <= 1.0):
+        raise ValueError(
+            "with log_price every segment that can buy needs alpha > 1 (elastic demand); "
+            "otherwise profit grows without bound as prices rise: pass price_cap"
+        )
 
 
 def _weights(weight: ArrayLike | None, n_seg: int) -> NDArray[np.float64]:
