@@ -173,7 +173,7 @@ def solve_equilibrium(
     )
     _run_phases(zm, p_init, tol, max_iter, options)
     unbounded = np.zeros(n_prod, bool)
-    if log_price:
+    if log_price and np.any(a <= 1.0):  # alpha > 1 everywhere: every tail is elastic
         unbounded = no_finite_best_response(
             a, w, avail, firms.code, nests.code, sigma_eff, zm.strategic[zm.inv]
         )
