@@ -8,7 +8,35 @@ from hypothesis import strategies as st
 
 from openweight_sim import _kernels
 from openweight_sim.agents import NO_CHOICE, OUTSIDE
-from openweight_sim.market import sample_choices
+from openweight_sim.market import _jit, offset_cumulative, sample_choices
+
+
+def _searchsorted_draws(prob: np.ndarray, group: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """The numpy formulation ``sample_choices`` had before its draws were compiled."""
+    n_groups, n_cat = prob.shape
+    cum = np.clip(np.cumsum(np.maximum(prob, 0.0), axis=1), 0.0, 1.0)
+    cum += np.arange(n_groups, dtype=float)[:, None]
+    idx = np.searchsorted(cum.ravel(), uniforms + group, side="right")
+    return np.minimum(idx - group.astype(np.intp) * n_cat, n_cat - 1).astype(np.intp)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 8), st.integers(0, 400), st.integers(0, 2**32 - 1))
+def test_sample_choices_draws_as_the_searchsorted_formulation(
+    n_groups: int, n_cat: int, n: int, seed: int
+) -> None:
+    """Golden: the compiled draw picks exactly what the earlier numpy searchsorted picked."""
+    rng = np.random.default_rng(seed)
+    prob = rng.dirichlet(np.ones(n_cat), n_groups)
+    prob[rng.random(prob.shape) < 0.2] = 0.0  # empty categories
+    prob[0] *= 1.0 + 1e-15  # a row summing to 1 + rounding
+    group = rng.integers(0, n_groups, n)
+    uniforms = rng.random(n)
+    uniforms[rng.random(n) < 0.1] = np.nextafter(1.0, 0.0)  # keys at the end of a row
+    uniforms[rng.random(n) < 0.05] = 0.0
+    np.testing.assert_array_equal(
+        sample_choices(prob, group, uniforms), _searchsorted_draws(prob, group, uniforms)
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -25,8 +53,7 @@ def test_choose_options_draws_as_sample_choices(
     uniforms[rng.random(n) < 0.1] = np.nextafter(1.0, 0.0)  # keys at the end of a row
     expected = sample_choices(prob, group, uniforms)
 
-    cum = np.clip(np.cumsum(np.maximum(prob, 0.0), axis=1), 0.0, 1.0)
-    cum += np.arange(n_groups, dtype=float)[:, None]
+    cum = offset_cumulative(prob)
     rows = np.arange(n, dtype=np.int64)
     option_key = np.arange(100, 100 + n_options, dtype=np.int64)
     option_lab = np.arange(n_options, dtype=np.int64) % 3
@@ -42,7 +69,7 @@ def test_choose_options_draws_as_sample_choices(
         uniforms,
         0.5,
         np.ones(n, dtype=bool),
-        cum.ravel(),
+        cum,
         n_options + 1,
         option_lab,
         option_key,
@@ -232,6 +259,6 @@ def test_kernel_cache_falls_back_when_nothing_is_writable(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
     unwritable = [None, blocker / "cache", blocker / "numba"]  # mkdir under a file fails
-    assert _kernels._cache_writable(unwritable) is False
-    assert _kernels._cache_writable([*unwritable, tmp_path / "ok"]) is True
+    assert _jit._cache_writable(unwritable) is False
+    assert _jit._cache_writable([*unwritable, tmp_path / "ok"]) is True
     assert (tmp_path / "ok").is_dir()

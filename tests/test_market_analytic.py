@@ -1,4 +1,4 @@
-"""Closed-form checks of the demand, pricing, cost and diffusion primitives in market.py."""
+"""Closed-form checks of the demand, pricing, cost and diffusion primitives (market package)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 from scipy.special import lambertw
 
+from analytic import markov_long_run_share, monopoly_markup
 from openweight_sim.market import (
     Equilibrium,
     bass_fraction,
     bass_step,
     consumer_surplus,
     logit_shares,
-    markov_long_run_share,
-    monopoly_markup,
     nash_prices,
     sample_choices,
     serving_cost,

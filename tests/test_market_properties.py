@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openweight_sim.market import (
-    _Groups,
-    _ZetaMap,
     consumer_surplus,
     logit_shares,
     sample_choices,
     solve_equilibrium,
 )
+from openweight_sim.market._groups import _Groups
+from openweight_sim.market._zeta import _ZetaMap
 
 
 @dataclass
@@ -215,7 +215,7 @@ def _zeta_map(mk: Market, shift: float) -> _ZetaMap:
 @settings(max_examples=80, deadline=None)
 @given(markets(), st.sampled_from([0.0, -40.0, 300.0]), st.integers(0, 2**32 - 1))
 def test_compiled_zeta_map_matches_numpy(mk: Market, shift: float, seed: int) -> None:
-    """The compiled evaluation (openweight_sim._kernels) equals the numpy one up to round-off."""
+    """The compiled evaluation (market._kernels) equals the numpy one up to round-off."""
     compiled = _zeta_map(mk, shift)
     reference = _zeta_map(mk, shift)
     reference.compiled = False

@@ -68,6 +68,10 @@ class QuarterBook:
     meta_policy: str = ""
     pricing_converged: bool = True
     pricing_iterations: int = 0
+    no_equilibrium: bool = False
+    price_at_cap: bool = False
+    sold_below_cost: bool = False
+    withdrawn_offers: int = 0
     share_tokens_by_lab: dict[str, float] = field(default_factory=dict)
     share_tokens_by_origin: dict[str, float] = field(default_factory=dict)
     host_profit_by_release: dict[str, dict[int, float]] = field(default_factory=dict)
@@ -110,7 +114,7 @@ class QuarterBook:
         )
         cost = np.where(opts.fixed, np.nan, opts.cost)
         serve_cost = np.where(opts.fixed, spend, opts.cost * Q)
-        prices = np.where(opts.fixed, np.nan, eq.prices)
+        prices = np.where(opts.fixed | eq.withdrawn, np.nan, eq.prices)  # withdrawn: no price
 
         kind = opts.kind
         closed = kind == CLOSED_API
@@ -125,7 +129,7 @@ class QuarterBook:
         b.price_closed = _ratio(spend[closed].sum(), Q[closed].sum())
         b.price_open_hosted = _ratio(spend[hosted].sum(), Q[hosted].sum())
         b.price_self_host = _ratio(spend[selfh].sum(), Q[selfh].sum())
-        gpt4 = opts.api & (opts.quality >= REFERENCE_ELO)
+        gpt4 = opts.api & (opts.quality >= REFERENCE_ELO) & ~eq.withdrawn
         b.price_gpt4_level = float(prices[gpt4].min()) if gpt4.any() else NAN
         if b.first_price_gpt4 is None and np.isfinite(b.price_gpt4_level):
             b.first_price_gpt4 = b.price_gpt4_level
@@ -139,15 +143,16 @@ class QuarterBook:
         labs = list(model.labs)
         li = {k: i for i, k in enumerate(labs)}
         if "openai" in li:
-            flag = closed & (opts.lab == li["openai"]) & (opts.tier == 0)
+            flag = closed & (opts.lab == li["openai"]) & (opts.tier == 0) & ~eq.withdrawn
             if flag.any():
                 b.closed_flagship_price = float(prices[flag].max())
-        small = closed & (opts.tier == 2)
+        small = closed & (opts.tier == 2) & ~eq.withdrawn
         if small.any():
             b.closed_small_price = float(prices[small].min())
         meta_i = li.get(sc.meta_payoff.lab, -1)
         # Meta's 70B-class open model (F07-F09): hosted offers of a ~70B-active release.
         h70 = (kind == HOSTED) & (opts.lab == meta_i) & (np.abs(opts.active_b - 70.0) <= 20.0)
+        h70 &= ~eq.withdrawn
         if h70.any():
             b.price_open_hosted_70b = float(np.median(prices[h70]))
 
@@ -224,6 +229,7 @@ class QuarterBook:
         rels = [model.releases[r] for r in opts.rid.tolist()]
         fixed = opts.fixed.tolist()
         prices_l, cost_l, spend_l, q_l = prices.tolist(), cost.tolist(), spend.tolist(), Q.tolist()
+        flags = market.offer_flags(eq)
         for j, (k, lab_i, host_i, quality, is_open) in enumerate(
             zip(
                 kind.tolist(),
@@ -249,6 +255,7 @@ class QuarterBook:
                     "marginal_cost": cost_l[j] if not fixed[j] else NAN,
                     "tokens_m": q_l[j],
                     "spend_usd": spend_l[j],
+                    **{name: values[j] for name, values in flags.items()},
                 }
             )
         return b
@@ -277,6 +284,7 @@ class QuarterBook:
             best = max(mine, key=lambda r: r.quality)
             own_cost = model._serving_cost(best, lab.spec.serving_efficiency)
             closed = (opts.kind == CLOSED_API) & (opts.quality >= best.quality - 30.0)
+            closed &= np.isfinite(prices)  # withdrawn offers have no price
             alt = float(prices[closed].min()) if closed.any() else NAN
             tokens = mp.internal_tokens_m * (1.0 + mp.internal_token_growth) ** years
             self.meta_avoided_inference = (

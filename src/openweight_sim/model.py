@@ -519,7 +519,7 @@ class OpenWeightMarket(mesa.Model):
                 nest=opts.rid,
                 sigma=pr.nest_sigma,
                 log_price=True,
-                available=demand["available"],
+                available=demand["available"] & ~eq.withdrawn,
             )
             eq = market.Equilibrium(
                 prices=prices,
@@ -527,6 +527,10 @@ class OpenWeightMarket(mesa.Model):
                 markups=prices - cost,
                 converged=True,
                 iterations=eq.iterations,
+                price_at_cap=~opts.fixed & ~eq.withdrawn & (prices >= pr.price_cap),
+                below_cost=~opts.fixed & (prices < cost) & (shares.sum(axis=0) > 0),
+                withdrawn=eq.withdrawn,
+                no_best_response=eq.no_best_response,
             )
         return eq
 
@@ -592,20 +596,21 @@ class OpenWeightMarket(mesa.Model):
         draw = self.rng.random(rows.size)
         u = self.rng.random(rows.size)
         prob = np.concatenate([eq.shares, 1.0 - eq.shares.sum(axis=1, keepdims=True)], axis=1)
-        # as in market.sample_choices: row cumulative sums offset by the group index
-        cum = np.clip(np.cumsum(np.maximum(prob, 0.0), axis=1), 0.0, 1.0)
-        cum += np.arange(prob.shape[0], dtype=float)[:, None]
+        cum = market.offset_cumulative(prob)  # the draws of market.sample_choices
         choosers = groups.get("choosers")
         col = np.empty(rows.size, dtype=np.int64)
+        cur_col = groups["cur_col"]
+        if eq.withdrawn.any():  # a seller refused to serve: its customers must choose again
+            cur_col = np.where((cur_col >= 0) & eq.withdrawn[cur_col], -1, cur_col)
         _kernels.choose_options(
             rows,
             inverse,
-            groups["cur_col"],
+            cur_col,
             draw,
             u,
             float(sc.reoptimize_rate),
             np.ones(rows.size, dtype=bool) if choosers is None else choosers,
-            cum.ravel(),
+            cum,
             J + 1,
             opts.lab,
             opts.key,
@@ -677,6 +682,8 @@ class OpenWeightMarket(mesa.Model):
         self.book = QuarterBook.account(self, opts, demand, groups, eq)
         self.book.pricing_converged = bool(eq.converged)
         self.book.pricing_iterations = int(eq.iterations)
+        for flag, value in market.quarter_flags(eq).items():  # impossible-market flags
+            setattr(self.book, flag, value)
         for host in self.hosts.values():
             host.review(self.book.host_profit_by_release.get(host.key, {}))
         self._meta_trailing.append(self.book.meta_net_payoff)

@@ -54,6 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from openweight_sim.experiments.plots import plot_fans
     from openweight_sim.experiments.replicate import bands
     from openweight_sim.io import atomic_dir, write_json, write_table
+    from openweight_sim.market import impossible_market_warning
     from openweight_sim.plots import plot_run
     from openweight_sim.runs import run_replications
 
@@ -90,6 +91,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             else first
         )
     )
+    warning = impossible_market_warning(allq)
+    if warning:
+        print(warning)
     print(f"results: {out}/ (quarters.csv, labs.csv, hosts.csv, offers.csv, plots/*.png)")
     return 0
 
