@@ -9,7 +9,6 @@ which is filled run by run so that it can be resumed.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -182,7 +181,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         store = RunStore(out)
-        n = len(list(store.runs_dir.glob("run-*.json"))) if store.runs_dir.is_dir() else 0
+        n = store.count()
         print(
             f"error: interrupted; {n} finished runs are stored in {out}/runs; continue with: "
             f"openweight-sim sweep {args.file} --out {out} --resume",
@@ -203,7 +202,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"results: {out}/results.csv (runs: {out}/runs/, manifest: {out}/manifest.json)")
     if manifest["n_failed"]:
         failed = results[results["status"] != "ok"]
-        rec = json.loads(RunStore(out).run_path(int(failed["run"].iloc[0])).read_text())
+        rec = RunStore(out).read_run(int(failed["run"].iloc[0]))
         print(
             f"error: {manifest['n_failed']} run(s) failed (run {rec['run']}: {rec['error']}); "
             "rerun with --resume to retry them",

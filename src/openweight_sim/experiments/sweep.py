@@ -151,7 +151,8 @@ def run_sweep(
 
     Args:
         spec: a SweepSpec, a sweep file path, or a bundled sweep's name.
-        out_dir: the sweep directory (``manifest.json``, ``runs/``, ``results.csv``).
+        out_dir: the sweep directory (``manifest.json``, ``runs/`` with the journal and
+            Parquet shards of finished runs, ``results.csv``).
         evaluate: ``(params, seed) -> {output: value}``; default: run the model.
         executor: ``serial``, ``processes`` or ``dask``.
         workers: parallel workers (default: the CPUs available).
@@ -212,6 +213,7 @@ def run_sweep(
                 bar.update(1)
     finally:
         bar.close()
+        store.compact()
         elapsed = time.perf_counter() - started
         session["elapsed_s"] = elapsed
         session["runs_per_s"] = session["runs"] / elapsed if elapsed > 0 else None
