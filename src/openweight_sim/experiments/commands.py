@@ -167,7 +167,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     _check_workers(args, "sweep")
     spec, path = read_sweep_file(args.file)
     out = Path(args.out or Path("results") / "sweeps" / (spec.name or path.stem))
-    executor = "dask" if args.scheduler else args.executor
+    executor = "dask" if args.scheduler or args.scheduler_file else args.executor
     workers = 1 if executor == "serial" else (args.workers or default_workers())
     try:
         results = run_sweep(
@@ -176,6 +176,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             executor=executor,
             workers=workers,
             scheduler=args.scheduler,
+            scheduler_file=args.scheduler_file,
             resume=args.resume,
             progress=not args.no_progress,
         )
@@ -433,6 +434,12 @@ def register(sub: Any) -> None:
         metavar="ADDRESS",
         help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
         "(implies --executor dask)",
+    )
+    p.add_argument(
+        "--scheduler-file",
+        metavar="PATH",
+        help="scheduler file of a running Dask cluster, as written by "
+        "`dask scheduler --scheduler-file PATH` or dask-jobqueue (implies --executor dask)",
     )
     p.add_argument("--out", help="sweep directory (default results/sweeps/<name>)")
     p.add_argument(
