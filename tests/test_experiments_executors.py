@@ -12,6 +12,7 @@ from openweight_sim.experiments.evaluate import ModelEvaluator
 from openweight_sim.experiments.outputs import OutputSpec
 from openweight_sim.experiments.replicate import run_one
 from openweight_sim.experiments.spec import SweepSpec
+from openweight_sim.experiments.store import RunStore
 from openweight_sim.experiments.sweep import run_sweep
 from openweight_sim.scenario import load_scenario
 
@@ -36,7 +37,7 @@ def serial(tmp_path_factory) -> pd.DataFrame:
 
 
 def workers_used(out) -> set[str]:
-    return {json.loads(p.read_text())["worker"] for p in (out / "runs").glob("run-*.json")}
+    return {rec["worker"] for rec in RunStore(out).read_runs().values()}
 
 
 def test_serial_sweep_of_the_model(serial):

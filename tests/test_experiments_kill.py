@@ -11,6 +11,7 @@ import time
 import pandas as pd
 
 from openweight_sim.cli import main
+from openweight_sim.experiments.store import RunStore
 from openweight_sim.experiments.sweep import run_sweep
 
 SWEEP = """\
@@ -37,23 +38,22 @@ def test_sigkill_mid_sweep_then_resume(tmp_path):
     runs = out / "runs"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if runs.is_dir() and len(list(runs.glob("run-*.json"))) >= 3:
+        if RunStore(out).count() >= 3:
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL, err.decode()
-    before = {p.name for p in runs.glob("run-*.json")}
+    before = RunStore(out).read_runs()
     assert 3 <= len(before) < N_RUNS
     assert json.loads((out / "manifest.json").read_text())["status"] == "running"
     assert not (out / "results.csv").exists()
 
     assert main(["sweep", str(path), "--out", str(out), "--resume", "--no-progress"]) == 0
 
-    files = sorted(runs.glob("run-*.json"))
-    assert [p.name for p in files] == [f"run-{i:06d}.json" for i in range(N_RUNS)]
-    records = [json.loads(p.read_text()) for p in files]  # every file parses
-    assert [r["run"] for r in records] == list(range(N_RUNS))
+    records = RunStore(out).read_runs()
+    assert sorted(records) == list(range(N_RUNS))
+    assert all(records[i] == rec for i, rec in before.items())  # kept, not redone
     assert not list(runs.glob(".*")) and not list(out.glob(".*"))
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete"

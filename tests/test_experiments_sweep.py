@@ -13,6 +13,7 @@ from SALib.test_functions import Ishigami
 from openweight_sim.experiments.designs import sample_design
 from openweight_sim.experiments.sensitivity import morris_indices, sobol_indices
 from openweight_sim.experiments.spec import SweepSpec, parse_spec
+from openweight_sim.experiments.store import RunStore
 from openweight_sim.experiments.sweep import open_sweep, run_sweep
 from openweight_sim.scenario import ScenarioError
 from openweight_sim.seeds import spawn_seeds
@@ -125,14 +126,20 @@ def test_sobol_analysis_needs_a_sobol_design(tmp_path):
 # --------------------------------------------------------------------------- store, resume
 
 
-def test_every_run_is_a_json_file_and_the_manifest_records_seeds(tmp_path):
+def test_every_run_is_stored_with_its_seed_and_the_manifest_records_seeds(tmp_path):
     out = tmp_path / "s"
     df = run_sweep(spec(replications=2), out, evaluate=linear, progress=False)
-    files = sorted((out / "runs").glob("run-*.json"))
-    assert len(files) == 8
-    rec = json.loads(files[3].read_text())
+    records = RunStore(out).read_runs()
+    assert sorted(records) == list(range(8))
+    rec = records[3]
     assert rec["run"] == 3 and rec["seed"] == spawn_seeds(1, 8)[3] and rec["status"] == "ok"
     assert rec["outputs"]["y"] == pytest.approx(2 * rec["params"]["a"])
+    # at the end the journal is compacted into one Parquet shard
+    assert [p.name for p in sorted((out / "runs").iterdir())] == [
+        "journal.jsonl",
+        "shard-00000.parquet",
+    ]
+    assert (out / "runs" / "journal.jsonl").stat().st_size == 0
     man = json.loads((out / "manifest.json").read_text())
     assert man["status"] == "complete" and man["seeds"] == spawn_seeds(1, 8)
     pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"), df)
@@ -142,9 +149,15 @@ def test_every_run_is_a_json_file_and_the_manifest_records_seeds(tmp_path):
 def test_resume_redoes_only_missing_runs(tmp_path):
     out = tmp_path / "s"
     first = run_sweep(spec(replications=2), out, evaluate=linear, progress=False)
-    for i in (1, 6):
-        (out / "runs" / f"run-{i:06d}.json").unlink()
-    (out / "runs" / ".run-000006.json.partial").write_text('{"run": 6, "outp')
+    store = RunStore(out)
+    kept = [rec for i, rec in store.read_runs().items() if i not in (1, 6)]
+    for p in (out / "runs").iterdir():
+        p.unlink()
+    for rec in kept:
+        store.write_run(rec)
+    with open(store.journal, "a") as fh:  # a torn last line (power loss mid-write)
+        fh.write('{"run": 6, "outp')
+    (out / "runs" / ".shard-00001.parquet.tmp-99").write_text("partial")
     again = run_sweep(spec(replications=2), out, evaluate=linear, resume=True, progress=False)
     pd.testing.assert_frame_equal(first, again)
     session = json.loads((out / "manifest.json").read_text())["sessions"][-1]

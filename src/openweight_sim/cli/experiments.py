@@ -9,7 +9,6 @@ except a sweep's, which is filled run by run so that it can be resumed.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -159,7 +158,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     check_workers(args, "sweep")
     spec, path = read_sweep_file(args.file)
     out = Path(args.out or Path("results") / "sweeps" / (spec.name or path.stem))
-    executor = "dask" if args.scheduler else args.executor
+    executor = "dask" if args.scheduler or args.scheduler_file else args.executor
     workers = 1 if executor == "serial" else (args.workers or default_workers())
     try:
         results = run_sweep(
@@ -168,12 +167,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             executor=executor,
             workers=workers,
             scheduler=args.scheduler,
+            scheduler_file=args.scheduler_file,
             resume=args.resume,
             progress=not args.no_progress,
         )
     except KeyboardInterrupt:
         store = RunStore(out)
-        n = len(list(store.runs_dir.glob("run-*.json"))) if store.runs_dir.is_dir() else 0
+        n = store.count()
         print(
             f"error: interrupted; {n} finished runs are stored in {out}/runs; continue with: "
             f"openweight-sim sweep {args.file} --out {out} --resume",
@@ -194,7 +194,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"results: {out}/results.csv (runs: {out}/runs/, manifest: {out}/manifest.json)")
     if manifest["n_failed"]:
         failed = results[results["status"] != "ok"]
-        rec = json.loads(RunStore(out).run_path(int(failed["run"].iloc[0])).read_text())
+        rec = RunStore(out).read_run(int(failed["run"].iloc[0]))
         print(
             f"error: {manifest['n_failed']} run(s) failed (run {rec['run']}: {rec['error']}); "
             "rerun with --resume to retry them",
@@ -437,6 +437,12 @@ def _add_sweep(sub: Any) -> None:
         metavar="ADDRESS",
         help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
         "(implies --executor dask)",
+    )
+    p.add_argument(
+        "--scheduler-file",
+        metavar="PATH",
+        help="scheduler file of a running Dask cluster, as written by "
+        "`dask scheduler --scheduler-file PATH` or dask-jobqueue (implies --executor dask)",
     )
     p.add_argument("--out", help="sweep directory (default results/sweeps/<name>)")
     p.add_argument(

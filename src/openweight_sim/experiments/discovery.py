@@ -20,6 +20,13 @@ Coverage is the share of all cases of interest inside the box; density the share
 box's points that are cases of interest; mass the box's share of all points. Each limit
 gets a quasi-p-value (a binomial test of the box's density against the same box without
 that limit), as in EMA Workbench: a large value means the limit adds little.
+
+Checked against EMA Workbench's ``Prim`` on the same data (``tests/test_prim_vs_ema.py``): on
+outcomes with one region both restrict the same parameters, with limits within 0.02 and
+coverage and density within 0.03. The difference: EMA Workbench stops peeling when no single
+peel raises the density, while this implementation keeps peeling along the best available cut,
+so on an outcome made of disjoint regions its first box reaches one region where EMA's stops
+wide.
 """
 
 from __future__ import annotations

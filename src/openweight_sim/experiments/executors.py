@@ -8,9 +8,13 @@ own seed), so the executor and the number of workers change the speed, never the
 * ``processes``: a ``ProcessPoolExecutor`` with the ``spawn`` start method (the same on
   Linux, macOS and Windows, and safe in a process that already runs threads).
 * ``dask``: a ``distributed.LocalCluster`` (one single-threaded worker process per
-  worker) or, with ``scheduler``, an existing cluster at that address (dask-jobqueue,
-  Kubernetes, ``dask scheduler`` + ``dask worker`` by hand); its workers must have
-  ``openweight-sim`` installed.
+  worker) or an existing cluster, given by its address (``scheduler``) or by the file a
+  scheduler writes (``scheduler_file``, as ``dask scheduler --scheduler-file``, dask-jobqueue
+  and HPC launchers do). Before the first run the workers' versions of openweight-sim,
+  numpy, pandas, Mesa and dask are checked against this process's: a worker that would
+  compute different results is refused. A task whose worker dies is retried on another
+  worker (``retries`` times); a task that still fails is handed to ``on_error``, so the
+  sweep records it as a failed run instead of aborting.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from openweight_sim.scenario import ScenarioError
@@ -39,6 +44,10 @@ def execute(
     executor: str = "serial",
     workers: int | None = None,
     scheduler: str | None = None,
+    *,
+    scheduler_file: str | None = None,
+    retries: int = 2,
+    on_error: Callable[[int, BaseException], Any] | None = None,
 ) -> Iterator[tuple[int, Any]]:
     """Apply ``fn`` to every item; yield ``(index, fn(items[index]))`` as each finishes.
 
@@ -48,12 +57,16 @@ def execute(
         executor: ``serial``, ``processes`` or ``dask``.
         workers: processes or Dask workers (default: the CPUs available).
         scheduler: address of a running Dask scheduler (implies ``dask``).
+        scheduler_file: a Dask scheduler file (implies ``dask``).
+        retries: Dask only: times a task is resubmitted after its worker died.
+        on_error: Dask only: ``(index, exception) -> result`` for a task that still failed
+            (its worker died more than ``retries`` times); without it the error is raised.
 
     Raises:
         ValueError: unknown executor.
-        ScenarioError: the Dask scheduler cannot be reached.
+        ScenarioError: the Dask scheduler cannot be reached, or a worker's versions differ.
     """
-    if scheduler:
+    if scheduler or scheduler_file:
         executor = "dask"
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r} (expected {', '.join(EXECUTORS)})")
@@ -64,26 +77,98 @@ def execute(
     n = max(1, workers or default_workers())
     if executor == "processes":
         return _processes(fn, items, n)
-    return _dask(fn, items, n, scheduler)
+    return _dask(fn, items, n, DaskTarget(scheduler, scheduler_file), retries, on_error)
 
 
-def connect(scheduler: str, timeout: str = "10s"):
-    """A ``distributed.Client`` of the scheduler at this address.
+@dataclass(frozen=True)
+class DaskTarget:
+    """Where an existing Dask cluster is: its scheduler's address or its scheduler file."""
+
+    address: str | None = None
+    scheduler_file: str | None = None
+
+    @property
+    def external(self) -> bool:
+        """True if an existing cluster is named (else a LocalCluster is started)."""
+        return bool(self.address or self.scheduler_file)
+
+    @property
+    def option(self) -> tuple[str, str]:
+        """The command-line option and value that named the cluster (for messages)."""
+        if self.scheduler_file:
+            return "--scheduler-file", self.scheduler_file
+        return "--scheduler", self.address or ""
+
+
+def connect(scheduler: str | None = None, timeout: str = "10s", scheduler_file: str | None = None):
+    """A ``distributed.Client`` of the scheduler at this address or in this scheduler file.
 
     Raises:
         ScenarioError: the scheduler cannot be reached (one line, exit status 2).
     """
     from distributed import Client
 
+    option, value = DaskTarget(scheduler, scheduler_file).option
+    if scheduler_file and not os.path.isfile(scheduler_file):
+        raise ScenarioError(option, value, "no such scheduler file")
     try:
+        if scheduler_file:
+            return Client(scheduler_file=scheduler_file, timeout=timeout)
         return Client(scheduler, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise ScenarioError("--scheduler", scheduler, f"cannot connect: {exc}") from None
+        raise ScenarioError(option, value, f"cannot connect: {exc}") from None
 
 
-def check_scheduler(scheduler: str) -> None:
-    """Fail early, before anything is written, if the scheduler cannot be reached."""
-    connect(scheduler).close()
+def check_scheduler(scheduler: str | None = None, scheduler_file: str | None = None) -> None:
+    """Fail early, before anything is written, if the cluster is unusable.
+
+    The scheduler must be reachable and every worker must run the same versions of the
+    packages that determine results (:func:`worker_versions`).
+    """
+    client = connect(scheduler, scheduler_file=scheduler_file)
+    try:
+        check_worker_versions(client, DaskTarget(scheduler, scheduler_file))
+    finally:
+        client.close()
+
+
+VERSIONED = ("openweight_sim", "numpy", "pandas", "scipy", "mesa", "numba", "dask", "distributed")
+
+
+def worker_versions() -> dict[str, str]:
+    """Versions of the packages whose version can change a run's results or its transport."""
+    import importlib
+    import platform
+
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            out[name] = "missing"
+            continue
+        out[name] = str(getattr(module, "__version__", "?"))
+    return out
+
+
+def check_worker_versions(client: Any, target: DaskTarget) -> None:
+    """Refuse a cluster whose workers' versions differ from this process's.
+
+    Raises:
+        ScenarioError: one line naming the first worker and package that differ.
+    """
+    mine = worker_versions()
+    theirs = client.run(worker_versions)
+    option, value = target.option
+    for worker, versions in sorted(theirs.items()):
+        for name, version in mine.items():
+            if versions.get(name) != version:
+                raise ScenarioError(
+                    option,
+                    value,
+                    f"worker {worker} has {name} {versions.get(name)} where this process "
+                    f"has {version}; install the same versions on every worker",
+                )
 
 
 def _processes(fn: Callable, items: Sequence[Any], workers: int) -> Iterator[tuple[int, Any]]:
@@ -146,27 +231,37 @@ def _local_cluster(local_cluster: Callable, n_workers: int) -> Any:
 
 
 def _dask(
-    fn: Callable, items: Sequence[Any], workers: int, scheduler: str | None
+    fn: Callable,
+    items: Sequence[Any],
+    workers: int,
+    target: DaskTarget,
+    retries: int,
+    on_error: Callable[[int, BaseException], Any] | None,
 ) -> Iterator[tuple[int, Any]]:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
-    if scheduler:
-        client = connect(scheduler)
+    if target.external:
+        client = connect(target.address, scheduler_file=target.scheduler_file)
+        check_worker_versions(client, target)
     else:
         cluster = _local_cluster(LocalCluster, min(workers, len(items)))
         client = Client(cluster)
     try:
-        futures = {client.submit(fn, item, pure=False): i for i, item in enumerate(items)}
+        futures = {
+            client.submit(fn, item, pure=False, retries=retries): i for i, item in enumerate(items)
+        }
         for fut in as_completed(futures):
             i = futures.pop(fut)
             try:
                 result = fut.result()
             except Exception as exc:
-                raise RuntimeError(
-                    f"task {i} failed on the Dask cluster: {exc!r} (do its workers have "
-                    "openweight-sim installed, at the same version?)"
-                ) from exc
+                if on_error is None:
+                    raise RuntimeError(
+                        f"task {i} failed on the Dask cluster: {exc!r} (do its workers have "
+                        "openweight-sim installed, at the same version?)"
+                    ) from exc
+                result = on_error(i, exc)
             yield i, result
             fut.release()
     finally:

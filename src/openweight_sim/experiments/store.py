@@ -1,15 +1,29 @@
-"""The sweep's result store: one JSON file per finished run, and a manifest.
+"""The sweep's result store: a journal of finished runs compacted into Parquet shards.
 
 Layout of a sweep directory::
 
-    manifest.json           the spec, design matrix, seeds, status (written atomically)
-    runs/run-000123.json    one finished run: params, seed, outputs, elapsed (atomically)
-    results.csv / .parquet  every run as a tidy table, assembled when the sweep completes
+    manifest.json                 the spec, design matrix, seeds, status (written atomically)
+    runs/journal.jsonl            finished runs not yet compacted, one JSON line each
+    runs/shard-00000.parquet ...  finished runs, ``shard_size`` to a file, one row per run
+    results.csv / .parquet        every run as a tidy table, assembled when the sweep ends
 
-Every file is written under a temporary name and renamed into place, so a sweep killed at
-any instant (even with SIGKILL) leaves only complete files; the temporary leftovers
-(dot-files) are removed when it resumes. A run file exists if and only if that run
-finished, which is what ``--resume`` relies on to redo nothing and lose nothing.
+Why a journal and shards instead of a file per run: a sweep of 100,000 runs would otherwise
+write 100,000 small files, which cluster file systems handle badly; here it writes about
+``runs / shard_size`` files. Guarantees, which ``--resume`` relies on:
+
+* **A finished run is never lost.** Each run is appended to the journal with one ``write``
+  on a file opened with ``O_APPEND`` the moment it finishes; a kill cannot interrupt a
+  completed system call, so the line is whole on disk for any later reader.
+* **A run is never counted twice.** Records are keyed by run index; when the same run
+  appears twice (a shard written just before a kill, whose journal was not yet emptied; a
+  failed run retried by ``--resume``), the later record wins: shards in order, then the
+  journal in order.
+* **Nothing torn is read.** A line that does not parse (a power loss mid-write) is dropped
+  and the run is redone; shards are written under a temporary name and renamed.
+
+Compaction writes the journal's records as a new shard (temporary name, rename), then
+replaces the journal with an empty one (again by rename). A kill between the two leaves
+the same runs in both places, which the "later wins" rule reads as one.
 """
 
 from __future__ import annotations
@@ -26,7 +40,10 @@ from openweight_sim.io import write_json
 
 MANIFEST = "manifest.json"
 RUNS = "runs"
-FORMAT = 1
+JOURNAL = "journal.jsonl"
+SHARD_SIZE = 2_000
+FORMAT = 2
+_FIXED = ("run", "point", "replication", "seed", "status")
 
 
 def json_safe(value: Any) -> Any:
@@ -42,23 +59,72 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-class RunStore:
-    """Run files and the manifest of one sweep directory."""
+def _shard_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per run record: typed key columns, outputs as float columns ``out:<name>``.
 
-    def __init__(self, directory: str | Path):
+    Parameters (whose values may be numbers or strings in a grid) and the remaining
+    bookkeeping fields are kept as JSON text so that a record reads back exactly.
+    """
+    outputs = sorted({k for r in records for k in (r.get("outputs") or {})})
+    rows = []
+    for r in records:
+        outs = r.get("outputs") or {}
+        extra = {k: v for k, v in r.items() if k not in (*_FIXED, "params", "outputs")}
+        row = {k: r[k] for k in _FIXED}
+        row["params"] = json.dumps(r.get("params", {}), sort_keys=True)
+        row["extra"] = json.dumps(extra, sort_keys=True, default=str)
+        row["has_outputs"] = json.dumps(sorted(outs))
+        for o in outputs:
+            v = outs.get(o)
+            row[f"out:{o}"] = math.nan if v is None else float(v)
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    for c in ("run", "point", "replication", "seed"):
+        df[c] = df[c].astype("int64")
+    return df
+
+
+def _shard_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """The run records of one shard (the inverse of :func:`_shard_frame`)."""
+    out_cols = [c for c in df.columns if c.startswith("out:")]
+    records = []
+    for row in df.to_dict(orient="records"):
+        present = set(json.loads(row["has_outputs"]))
+        outputs = {}
+        for c in out_cols:
+            name = c[4:]
+            if name in present:
+                v = row[c]
+                outputs[name] = None if isinstance(v, float) and math.isnan(v) else float(v)
+        rec = {k: (int(row[k]) if k != "status" else row[k]) for k in _FIXED}
+        rec["params"] = json.loads(row["params"])
+        rec["outputs"] = outputs
+        rec.update(json.loads(row["extra"]))
+        records.append(rec)
+    return records
+
+
+class RunStore:
+    """The journal, shards and manifest of one sweep directory.
+
+    Args:
+        directory: the sweep directory.
+        shard_size: runs per Parquet shard (the journal is compacted at this length).
+    """
+
+    def __init__(self, directory: str | Path, shard_size: int = SHARD_SIZE):
         self.dir = Path(directory)
         self.runs_dir = self.dir / RUNS
-
-    def run_path(self, run: int) -> Path:
-        """Path of run ``run``'s file."""
-        return self.runs_dir / f"run-{run:06d}.json"
+        self.journal = self.runs_dir / JOURNAL
+        self.shard_size = shard_size
+        self._pending = 0  # journal lines written by this process since the last compaction
 
     def exists(self) -> bool:
         """True if the directory holds a sweep (a manifest)."""
         return (self.dir / MANIFEST).is_file()
 
     def read_manifest(self) -> dict[str, Any]:
-        """The manifest (KeyError-free: raises FileNotFoundError if absent)."""
+        """The manifest (raises FileNotFoundError if absent, ValueError if unreadable)."""
         return json.loads((self.dir / MANIFEST).read_text())
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
@@ -66,43 +132,92 @@ class RunStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         write_json(self.dir / MANIFEST, json_safe(manifest))
 
-    def write_run(self, record: dict[str, Any]) -> None:
-        """Store one finished run atomically (temporary dot-file, then rename).
+    def shards(self) -> list[Path]:
+        """The shard files, in the order they were written."""
+        if not self.runs_dir.is_dir():
+            return []
+        return sorted(self.runs_dir.glob("shard-*.parquet"))
 
-        No fsync per run: a kill cannot tear a renamed file, and after a power loss a
-        file the disk had not yet written is unreadable, removed and redone on resume.
+    def write_run(self, record: dict[str, Any]) -> None:
+        """Append one finished run to the journal, compacting it when it is full.
+
+        One ``os.write`` on an ``O_APPEND`` descriptor: the line is on disk (in the page
+        cache, for any later reader) before this returns, whatever kills the process next.
+        No fsync per run: after a power loss a torn last line is dropped and redone.
         """
         self.runs_dir.mkdir(parents=True, exist_ok=True)
-        path = self.run_path(record["run"])
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        text = json.dumps(json_safe(record), indent=2, allow_nan=False, default=str)
-        tmp.write_text(text + "\n")
-        os.replace(tmp, path)
+        line = json.dumps(json_safe(record), allow_nan=False, default=str) + "\n"
+        fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+        self._pending += 1
+        if self._pending >= self.shard_size:
+            self.compact()
+
+    def _journal_records(self) -> list[dict[str, Any]]:
+        if not self.journal.is_file():
+            return []
+        records = []
+        for line in self.journal.read_bytes().splitlines():
+            try:
+                rec = json.loads(line)
+                int(rec["run"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn line: that run is redone
+            records.append(rec)
+        return records
+
+    def compact(self) -> None:
+        """Move the journal's runs into a new shard, then empty the journal."""
+        records = self._journal_records()
+        self._pending = 0
+        if not records:
+            return
+        shards = self.shards()
+        index = int(shards[-1].stem.split("-")[1]) + 1 if shards else 0
+        final = self.runs_dir / f"shard-{index:05d}.parquet"
+        tmp = self.runs_dir / f".{final.name}.tmp-{os.getpid()}"
+        _shard_frame(records).to_parquet(tmp, index=False)
+        os.replace(tmp, final)
+        empty = self.runs_dir / f".{JOURNAL}.tmp-{os.getpid()}"
+        empty.write_bytes(b"")
+        os.replace(empty, self.journal)
 
     def clean_partial(self) -> int:
-        """Remove temporary files left by an interrupted write; returns how many."""
+        """Remove temporary files left by an interrupted write; returns how many.
+
+        Only this store's own temporary names (dot-files in the sweep and runs folders)
+        are removed; call it only while holding the sweep's lock.
+        """
         removed = 0
         for folder in (self.dir, self.runs_dir):
             if not folder.is_dir():
                 continue
             for p in folder.iterdir():
-                if p.name.startswith(".") and p.is_file():
+                if p.name.startswith(".") and ".tmp" in p.name and p.is_file():
                     p.unlink()
                     removed += 1
         return removed
 
     def read_runs(self) -> dict[int, dict[str, Any]]:
-        """Every readable run file, by run index (unreadable ones are removed: redone)."""
+        """Every stored run by run index (shards, then the journal; the later record wins)."""
         records: dict[int, dict[str, Any]] = {}
-        if not self.runs_dir.is_dir():
-            return records
-        for p in sorted(self.runs_dir.glob("run-*.json")):
-            try:
-                rec = json.loads(p.read_text())
-                records[int(rec["run"])] = rec
-            except (ValueError, KeyError, TypeError):
-                os.unlink(p)
+        for shard in self.shards():
+            for rec in _shard_records(pd.read_parquet(shard)):
+                records[rec["run"]] = rec
+        for rec in self._journal_records():
+            records[int(rec["run"])] = rec
         return records
+
+    def read_run(self, run: int) -> dict[str, Any]:
+        """The stored record of run ``run`` (KeyError if it has not finished)."""
+        return self.read_runs()[run]
+
+    def count(self) -> int:
+        """Number of distinct finished runs stored (ok or failed)."""
+        return len(self.read_runs())
 
     def write_results(self, df: pd.DataFrame) -> None:
         """Write ``results.csv`` and ``results.parquet`` atomically."""
@@ -126,12 +241,12 @@ def results_frame(
     """Tidy table of runs: run, point, replication, seed, status, parameters, outputs."""
     rows = []
     for rec in sorted(records, key=lambda r: r["run"]):
-        row = {k: rec[k] for k in ("run", "point", "replication", "seed", "status")}
+        row = {k: rec[k] for k in _FIXED}
         row.update({p: rec["params"][p] for p in parameters})
         outs = rec.get("outputs") or {}
         row.update({o: (math.nan if outs.get(o) is None else outs[o]) for o in outputs})
         rows.append(row)
-    cols = ["run", "point", "replication", "seed", "status", *parameters, *outputs]
+    cols = [*_FIXED, *parameters, *outputs]
     df = pd.DataFrame(rows, columns=cols)
     for o in outputs:
         df[o] = df[o].astype(float)

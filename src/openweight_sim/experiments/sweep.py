@@ -50,6 +50,28 @@ def plan_tasks(design: DesignMatrix, replications: int, seed: int) -> list[Task]
     ]
 
 
+def _lost_run(todo: list[Task], index: int, exc: BaseException) -> dict[str, Any]:
+    """The record of a run that never returned (its Dask workers kept dying).
+
+    Stored as a failed run with the error, like a run that raised, so that one poisonous
+    corner of parameter space does not abort a long sweep; ``--resume`` retries it.
+    """
+    task = todo[index]
+    return {
+        "run": task.run,
+        "point": task.point,
+        "replication": task.replication,
+        "seed": task.seed,
+        "params": task.params,
+        "outputs": {},
+        "status": "failed",
+        "error": f"{type(exc).__name__}: {exc}",
+        "elapsed_s": None,
+        "finished_unix": time.time(),
+        "worker": None,
+    }
+
+
 def _evaluator_name(evaluate: Evaluator) -> str:
     if isinstance(evaluate, ModelEvaluator):
         return "openweight_sim.experiments.evaluate.ModelEvaluator"
@@ -146,18 +168,21 @@ def run_sweep(
     scheduler: str | None = None,
     resume: bool = False,
     progress: bool = True,
+    scheduler_file: str | None = None,
 ) -> pd.DataFrame:
     """Run a sweep, storing each finished run at once; returns the tidy results table.
 
     Args:
         spec: a SweepSpec, a sweep file path, or a bundled sweep's name.
-        out_dir: the sweep directory (``manifest.json``, ``runs/``, ``results.csv``).
+        out_dir: the sweep directory (``manifest.json``, ``runs/`` with the journal and
+            Parquet shards of finished runs, ``results.csv``).
         evaluate: ``(params, seed) -> {output: value}``; default: run the model.
         executor: ``serial``, ``processes`` or ``dask``.
         workers: parallel workers (default: the CPUs available).
         scheduler: address of an existing Dask scheduler (implies ``dask``).
         resume: continue a sweep stored in ``out_dir``, skipping its finished runs.
         progress: show a progress bar with ETA on stderr.
+        scheduler_file: a Dask scheduler file of an existing cluster (implies ``dask``).
 
     Returns:
         One row per run: run, point, replication, seed, status, parameters, outputs.
@@ -166,8 +191,8 @@ def run_sweep(
         ScenarioError: invalid sweep, or ``out_dir`` holds another sweep.
     """
     spec, source, evaluate, design, tasks, fp = prepare_sweep(spec, evaluate)
-    if scheduler:
-        check_scheduler(scheduler)
+    if scheduler or scheduler_file:
+        check_scheduler(scheduler, scheduler_file)
     store = RunStore(out_dir)
     identity = _identity(spec, design, tasks, fp, _evaluator_name(evaluate))
     manifest = _prepare_store(store, identity, resume, source)
@@ -181,9 +206,9 @@ def run_sweep(
     started = time.perf_counter()
     session = {
         "started_unix": time.time(),
-        "executor": "dask" if scheduler else executor,
+        "executor": "dask" if scheduler or scheduler_file else executor,
         "workers": workers,
-        "scheduler": scheduler,
+        "scheduler": scheduler or scheduler_file,
         "runs_before": len(done),
         "runs": 0,
     }
@@ -204,7 +229,16 @@ def run_sweep(
     )
     fn = functools.partial(evaluate_task, evaluate)
     try:
-        with contextlib.closing(execute(fn, todo, executor, workers, scheduler)) as results:
+        results = execute(
+            fn,
+            todo,
+            executor,
+            workers,
+            scheduler,
+            scheduler_file=scheduler_file,
+            on_error=functools.partial(_lost_run, todo),
+        )
+        with contextlib.closing(results):
             for _, rec in results:
                 store.write_run(rec)
                 done[rec["run"]] = rec
@@ -212,6 +246,7 @@ def run_sweep(
                 bar.update(1)
     finally:
         bar.close()
+        store.compact()
         elapsed = time.perf_counter() - started
         session["elapsed_s"] = elapsed
         session["runs_per_s"] = session["runs"] / elapsed if elapsed > 0 else None
