@@ -539,3 +539,24 @@ def test_dashboard_command_stops_its_server_on_a_signal(tmp_path, signum):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+# --------------------------------------------------------------------------- browser test in CI
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "1 error"), ("", "1 skipped")])
+def test_browser_test_without_chromium_fails_in_ci_and_skips_locally(tmp_path, ci, outcome):
+    browser_test = Path(__file__).with_name("test_dashboard_browser.py")
+    env = {**os.environ, "CI": ci, "OWSIM_CHROMIUM": str(tmp_path / "no-chromium")}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(browser_test)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert outcome in run.stdout, run.stdout + run.stderr
+    assert run.returncode == (1 if ci else 0)  # CI: the run fails (error at set-up)
+    if ci:
+        assert "required in CI" in run.stdout
