@@ -148,6 +148,38 @@ def _step_to(page, quarter: int) -> None:
     page.wait_for_selector(f"text=(quarter {quarter} of 20)", timeout=WAIT_MS)
 
 
+def _reset_keeps_the_baseline(page):
+    """Reset without touching anything: the calibrated values stay exactly as they are.
+
+    The sliders once snapped 1.331 to 1.3 and 1.664 to 1.7 and marked them as changed from
+    the baseline. Returns the price-sensitivity slider's thumb.
+    """
+    slider = page.locator(".v-input", has=page.locator("label", has_text="Price sensitivity"))
+    thumb = slider.locator("[role=slider]")
+    assert thumb.get_attribute("aria-valuenow") == "1.331"
+    page.get_by_role("button", name="Reset").click()
+    page.wait_for_selector("text=not started")
+    page.wait_for_timeout(500)
+    assert thumb.get_attribute("aria-valuenow") == "1.331"
+    settings = page.locator(".owsim-settings")
+    assert "price sensitivity: ×1.331" in settings.inner_text()
+    assert "Cost of switching model family: 1.664" in settings.inner_text()
+    assert settings.locator("b").count() == 1  # only the legend's "bold = changed"
+    return thumb
+
+
+def _play_and_pause(page) -> None:
+    """Play a few quarters, then pause: the run stops where it is."""
+    page.get_by_role("button", name="▶").click()
+    page.wait_for_selector("text=(quarter 5 of 20)", timeout=60_000)
+    page.get_by_role("button", name="❚❚").click()
+    page.wait_for_selector("button:has-text('▶')")
+    page.wait_for_timeout(1500)
+    paused_at = _quarter(page)
+    page.wait_for_timeout(1500)
+    assert _quarter(page) == paused_at >= 5
+
+
 @pytest.mark.timeout(240)
 def test_dashboard_offline_in_chromium(server: str, sync_api, chromium: Path, tmp_path: Path):
     requests: list[str] = []
@@ -187,22 +219,7 @@ def test_dashboard_offline_in_chromium(server: str, sync_api, chromium: Path, tm
             for name in PLOTS:
                 assert baseline_q2[name] != empty[name], f"{name} did not change when stepping"
 
-            # Reset without touching anything: the calibrated values stay exactly as they are
-            # (the sliders once snapped 1.331 to 1.3 and 1.664 to 1.7) and none is marked
-            # as changed from the baseline.
-            slider = page.locator(
-                ".v-input", has=page.locator("label", has_text="Price sensitivity")
-            )
-            thumb = slider.locator("[role=slider]")
-            assert thumb.get_attribute("aria-valuenow") == "1.331"
-            page.get_by_role("button", name="Reset").click()
-            page.wait_for_selector("text=not started")
-            page.wait_for_timeout(500)
-            assert thumb.get_attribute("aria-valuenow") == "1.331"
-            settings = page.locator(".owsim-settings")
-            assert "price sensitivity: ×1.331" in settings.inner_text()
-            assert "Cost of switching model family: 1.664" in settings.inner_text()
-            assert settings.locator("b").count() == 1  # only the legend's "bold = changed"
+            thumb = _reset_keeps_the_baseline(page)
 
             # Move the price-sensitivity slider to its maximum with the keyboard, then Reset.
             thumb.focus()
@@ -225,15 +242,7 @@ def test_dashboard_offline_in_chromium(server: str, sync_api, chromium: Path, tm
                 f"no price or share plot responded to the slider (changed: {changed})"
             )
 
-            # Play a few quarters, then pause: the run stops where it is.
-            page.get_by_role("button", name="▶").click()
-            page.wait_for_selector("text=(quarter 5 of 20)", timeout=60_000)
-            page.get_by_role("button", name="❚❚").click()
-            page.wait_for_selector("button:has-text('▶')")
-            page.wait_for_timeout(1500)
-            paused_at = _quarter(page)
-            page.wait_for_timeout(1500)
-            assert _quarter(page) == paused_at >= 5
+            _play_and_pause(page)
             played = _plot_images(page)
             for name in PLOTS:
                 assert played[name] != moved_q2[name], f"{name} did not change when playing"
