@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench dashboard clean venv
+.PHONY: run test lint bench dashboard dashboard-screenshot clean venv
 
 venv: $(STAMP)
 
@@ -33,6 +33,10 @@ bench: $(STAMP)
 
 dashboard: $(STAMP)
 	$(VENV)/bin/openweight-sim dashboard
+
+# Regenerate docs/dashboard.png (needs Debian's chromium: apt-get install -y chromium).
+dashboard-screenshot: $(STAMP)
+	$(PY) scripts/dashboard_screenshot.py --out docs/dashboard.png
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -6,8 +6,16 @@ own SolaraViz tests do; ``openweight-sim dashboard`` is checked without starting
 
 from __future__ import annotations
 
+import math
+import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import ipyvuetify as vw
 import ipywidgets as widgets
@@ -15,9 +23,11 @@ import pandas as pd
 import pytest
 import solara
 from matplotlib.figure import Figure
+from mesa.visualization import SolaraViz
 from mesa.visualization.solara_viz import _build_model_init_kwargs, _check_model_params
 
 from openweight_sim import OpenWeightMarket, app, load_scenario
+from openweight_sim.dashboard import controls
 from openweight_sim.scenario import get_dotted
 
 SMALL = 1000  # developers: fast runs
@@ -48,6 +58,47 @@ def test_model_params_fit_mesa_and_default_to_the_baseline():
             continue
         assert spec.value == pytest.approx(get_dotted(baseline, path)), key
         assert spec.min <= spec.value <= spec.max, key
+
+
+def vuetify_round(value: float, low: float, high: float, step: float) -> float:
+    """What the browser's slider (Vuetify 2 ``VSlider.roundValue``) makes of a value."""
+    text = repr(float(step)).removesuffix(".0")  # JavaScript's Number.toString
+    decimals = len(text) - text.index(".") - 1 if "." in text else 0
+    offset = math.fmod(low, step)
+    snapped = math.floor((value - offset) / step + 0.5) * step + offset  # Math.round
+    return float(f"{min(snapped, high):.{decimals}f}")  # parseFloat(toFixed(decimals))
+
+
+def test_sliders_start_at_the_exact_baseline_values_and_the_browser_keeps_them():
+    """A calibrated 1.331 on a 0.1 grid became 1.3 on Reset; the grid now holds it."""
+    params = app.model_params()
+    baseline = load_scenario("baseline").model_dump()
+    off_grid = 0
+    for key, path in app.SLIDER_PATHS.items():
+        spec = params[key]
+        if key == "llama_mau_threshold":
+            continue
+        value = get_dotted(baseline, path)
+        assert spec.value == value, key  # exactly, not approximately
+        assert vuetify_round(spec.value, spec.min, spec.max, spec.step) == value, key
+        off_grid += spec.step < controls.SLIDERS[key][3]
+    assert off_grid >= 2  # price sensitivity 1.331 and switching cost 1.664 needed a finer step
+    assert app.exact_step(1.331, 0.5, 0.1) == 0.001
+    assert app.exact_step(1.3, 0.5, 0.1) == 0.1
+    assert app.exact_step(25.0, 0.0, 2.0) == 1.0
+
+
+def test_reset_without_touching_anything_changes_no_setting():
+    model = app.DashboardMarket(developers=SMALL)
+    values = {
+        k: (v.value if hasattr(v, "value") else v["value"]) for k, v in app.model_params().items()
+    }
+    rebuilt = app.DashboardMarket(**{**values, "developers": SMALL})
+    assert rebuilt.config.model_dump() == model.config.model_dump()
+    assert not [label for label, _, changed in rebuilt.settings() if changed]
+    shown = dict((label, value) for label, value, _ in rebuilt.settings())
+    assert shown["Developers' price sensitivity"] == "×1.331"
+    assert shown["Cost of switching model family"] == "1.664"
 
 
 def test_reset_builds_the_model_from_the_sidebar_values_only():
@@ -154,7 +205,7 @@ def test_counterfactual_created_late_catches_up():
 @pytest.mark.parametrize("name", list(app.FIGURES))
 def test_figures_draw_before_and_after_stepping(name):
     model = app.DashboardMarket(developers=SMALL)
-    empty = app.FIGURES[name](model.frame(), None, model.config, model.quarters)
+    empty = app.FIGURES[name](model.frame(), model.config, model.quarters)
     assert isinstance(empty, Figure)
     assert app.NO_DATA in [t.get_text() for t in empty.axes[0].texts]
     assert empty.axes[0].get_xlim() == (-0.5, len(model.quarters) - 0.5)  # whole horizon
@@ -165,7 +216,7 @@ def test_figures_draw_before_and_after_stepping(name):
     png2 = app.figure_png(model, name, overlay=False)
     assert png2 != png0
     fig = app.FIGURES[name](
-        model.frame(), model.counterfactual_frame(), model.config, model.quarters
+        model.frame(), model.config, model.quarters, overlay=model.counterfactual_frame()
     )
     dashed = [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_linestyle() == "--"]
     assert dashed, "the counterfactual is drawn dashed"
@@ -175,7 +226,7 @@ def test_figures_draw_before_and_after_stepping(name):
 def test_price_panel_uses_a_log_axis_in_usd():
     model = app.DashboardMarket(developers=SMALL)
     model.step()
-    fig = app.price_figure(model.frame(), None, model.config, model.quarters)
+    fig = app.price_panel(model.frame(), model.config, model.quarters)
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
     assert "USD per million tokens" in ax.get_ylabel()
@@ -223,6 +274,64 @@ def _summary(rc) -> str:
 
 def _slider(rc, label: str):
     return rc.find(vw.Slider, label=label).widget
+
+
+def test_reset_in_the_page_keeps_every_baseline_setting():
+    _, rc = solara.render(_App(), handle_error=False)
+    rc.find(vw.Btn, children=["Step"]).widget.click()
+    assert _slider(rc, "Price sensitivity (×)").v_model == 1.331
+    rc.find(vw.Btn, children=["Reset"]).widget.click()
+    assert "not started" in _summary(rc)
+    assert _slider(rc, "Price sensitivity (×)").v_model == 1.331
+    settings = _summary(rc).split("Settings in effect", 1)[1]
+    assert "Developers' price sensitivity: ×1.331" in settings
+    assert settings.count("<b>") == 1  # only the legend's "<b>bold</b> = changed"
+
+
+# --------------------------------------------------------------------------- Mesa's SolaraViz
+
+
+def test_the_model_accepts_the_scenario_object_solaraviz_reset_passes():
+    """Mesa 3.5's Reset passes a ``mesa`` Scenario as ``scenario``: build it exactly so."""
+    model = OpenWeightMarket("baseline", rng=3, **{"developers.count": SMALL})
+    params = {"rng": 3, "developers.count": SMALL}
+    kwargs = _build_model_init_kwargs(
+        model, params, add_scenario_when_empty=True, require_model_accepts_scenario=True
+    )
+    assert type(kwargs["scenario"]).__module__.startswith("mesa.")
+    rebuilt = type(model)(**kwargs)
+    assert rebuilt.config.name == "baseline"
+    assert rebuilt.config.developers.count == SMALL
+    model.run_model(max_steps=2)
+    rebuilt.run_model(max_steps=2)
+    pd.testing.assert_frame_equal(rebuilt.quarters_frame(), model.quarters_frame())
+    seeded = type(model)(
+        **_build_model_init_kwargs(
+            model, {}, add_scenario_when_empty=True, require_model_accepts_scenario=True
+        )
+        | {"developers.count": SMALL}
+    )
+    assert seeded.config.name == "baseline"
+
+
+def test_mesa_solaraviz_runs_the_model_directly_reset_included():
+    model = solara.reactive(OpenWeightMarket("baseline", rng=5, **{"developers.count": SMALL}))
+
+    @solara.component
+    def Viz():
+        with solara.AppLayout():
+            SolaraViz(model, model_params={"rng": 5, "developers.count": SMALL})
+
+    _, rc = solara.render(Viz(), handle_error=False)
+    rc.find(vw.Btn, children=["Step"]).widget.click()
+    assert model.value.steps == 1
+    first = model.value
+    rc.find(vw.Btn, children=["Reset"]).widget.click()
+    assert model.value is not first and model.value.steps == 0
+    assert model.value.config.developers.count == SMALL
+    rc.find(vw.Btn, children=["Step"]).widget.click()
+    assert model.value.steps == 1
+    pd.testing.assert_frame_equal(model.value.quarters_frame(), first.quarters_frame())
 
 
 def test_page_renders_controls_sliders_and_all_panels():
@@ -296,6 +405,7 @@ def test_scenario_picker_and_overlay_switch():
 def test_dashboard_subcommand_defaults_and_server_command(monkeypatch):
     from openweight_sim import dashboard
     from openweight_sim.cli import build_parser, main
+    from openweight_sim.dashboard import server
 
     args = build_parser().parse_args(["dashboard"])
     assert (args.host, args.port, args.func) == ("127.0.0.1", 8765, dashboard.cmd_dashboard)
@@ -310,13 +420,16 @@ def test_dashboard_subcommand_defaults_and_server_command(monkeypatch):
     calls = []
 
     class FakePopen:
-        def __init__(self, cmd, env):
+        def __init__(self, cmd, env, preexec_fn=None):
             calls.append((cmd, env))
+
+        def poll(self):
+            return 3
 
         def wait(self, timeout=None):
             return 3
 
-    monkeypatch.setattr(dashboard.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(server.subprocess, "Popen", FakePopen)
     assert dashboard.preflight() is None
     assert main(["dashboard", "--port", "9999"]) == 3  # the server's exit status
     assert calls[0][0] == cmd
@@ -325,11 +438,11 @@ def test_dashboard_subcommand_defaults_and_server_command(monkeypatch):
 
 def test_dashboard_refuses_vue3_widgets(monkeypatch, capsys):
     """With ipyvue 3 Mesa's SolaraViz shows no plots (mesa#3806): say so, start nothing."""
-    from openweight_sim import dashboard
     from openweight_sim.cli import main
+    from openweight_sim.dashboard import server
 
-    monkeypatch.setattr(dashboard, "_major", lambda package: 3)
-    monkeypatch.setattr(dashboard.subprocess, "Popen", lambda *a, **k: pytest.fail("started"))
+    monkeypatch.setattr(server, "_major", lambda package: 3)
+    monkeypatch.setattr(server.subprocess, "Popen", lambda *a, **k: pytest.fail("started"))
     assert main(["dashboard"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: dashboard: the dashboard needs ipyvue<2")
@@ -343,3 +456,107 @@ def test_cli_import_stays_light():
         "sys.exit(1 if heavy else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# --------------------------------------------------------------------------- signals
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = next(
+            line
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if line.startswith("State:")
+        )
+    except (OSError, StopIteration):
+        return False
+    return "Z" not in state.split()[1]
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if f"\nPPid:\t{pid}\n" in status:
+            found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_dashboard_command_stops_its_server_on_a_signal(tmp_path, signum):
+    """Today's bug: SIGTERM left the Solara child serving the port ("address already in use")."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openweight_sim.cli", "dashboard", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.communicate()[0].decode()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            assert time.monotonic() < deadline, "dashboard not up after 120 s"
+            time.sleep(0.5)
+        server = _children(proc.pid)
+        assert len(server) == 1  # the `solara run` child
+        os.kill(proc.pid, signum)  # to the command only, not to its process group
+        expected = 130 if signum == signal.SIGINT else 128 + signum  # as a shell reports it
+        assert proc.wait(timeout=15) == expected
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (any(map(_alive, server)) or not _port_free(port)):
+            time.sleep(0.1)
+        assert not [pid for pid in server if _alive(pid)], "the server outlived the command"
+        assert _port_free(port)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+# --------------------------------------------------------------------------- browser test in CI
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "1 error"), ("", "1 skipped")])
+def test_browser_test_without_chromium_fails_in_ci_and_skips_locally(tmp_path, ci, outcome):
+    browser_test = Path(__file__).with_name("test_dashboard_browser.py")
+    env = {**os.environ, "CI": ci, "OWSIM_CHROMIUM": str(tmp_path / "no-chromium")}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(browser_test)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert outcome in run.stdout, run.stdout + run.stderr
+    assert run.returncode == (1 if ci else 0)  # CI: the run fails (error at set-up)
+    if ci:
+        assert "required in CI" in run.stdout

@@ -21,6 +21,7 @@ from typing import Any
 
 import mesa
 import numpy as np
+from mesa.experimental.scenarios import Scenario as MesaScenario
 
 from openweight_sim import _kernels, market
 from openweight_sim.agents import (
@@ -70,6 +71,8 @@ class OpenWeightMarket(mesa.Model):
 
     Args:
         scenario: a bundled name (``"baseline"``), a path to a YAML file, or a Scenario.
+            Mesa's own ``mesa.experimental.scenarios.Scenario``, which SolaraViz passes on
+            Reset, stands for the default (``"baseline"``) seeded by its ``rng``.
         rng: seed or numpy Generator (Mesa's ``rng``); same scenario and rng give
             identical results.
         developer_agents: create a thin :class:`Developer` Mesa agent per developer row
@@ -93,6 +96,9 @@ class OpenWeightMarket(mesa.Model):
         developer_agents: bool | None = None,
         **overrides: Any,
     ):
+        if isinstance(scenario, MesaScenario):
+            rng = scenario.rng if rng is None else rng
+            scenario = "baseline"
         super().__init__(rng=rng)
         # compiled kernels load here, in set-up, not in the first quarter
         market.warm_up()

@@ -15,16 +15,27 @@ own seed), so the executor and the number of workers change the speed, never the
   compute different results is refused. A task whose worker dies is retried on another
   worker (``retries`` times); a task that still fails is handed to ``on_error``, so the
   sweep records it as a failed run instead of aborting.
+
+Local worker processes live only as long as the process that started them: a pool worker
+is killed by the kernel when its parent dies (``PR_SET_PDEATHSIG`` on Linux) and, on every
+platform, exits when a watchdog thread sees that its parent has gone; Dask's own worker
+processes exit when their nanny's pipe closes. Ctrl-C (SIGINT, sent by a terminal to the
+whole process group) reaches only the parent: workers start with SIGINT ignored
+(:mod:`openweight_sim.processes`), so the parent alone raises ``KeyboardInterrupt``, stops
+its workers and can say how to resume.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from openweight_sim.processes import die_with_parent, interrupts_to_parent_only
 from openweight_sim.scenario import ScenarioError
 
 EXECUTORS = ("serial", "processes", "dask")
@@ -171,17 +182,37 @@ def check_worker_versions(client: Any, target: DaskTarget) -> None:
                 )
 
 
+def _pool_worker_init(parent: int) -> None:
+    """Initializer of a pool worker: leave Ctrl-C to the parent and die with it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
+
+
+def _stop_workers(pool: Any) -> None:
+    """Terminate a process pool's workers now (their running tasks are abandoned)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            proc.terminate()
+
+
 def _processes(fn: Callable, items: Sequence[Any], workers: int) -> Iterator[tuple[int, Any]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(items)), mp_context=multiprocessing.get_context("spawn")
+        max_workers=min(workers, len(items)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_pool_worker_init,
+        initargs=(os.getpid(),),
     )
     try:
-        futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        with interrupts_to_parent_only():  # the workers start at the first submits
+            futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
         for fut in as_completed(futures):
             yield futures[fut], fut.result()
+    except BaseException:  # interrupted, or the caller stopped early: do not wait for runs
+        _stop_workers(pool)
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -217,12 +248,15 @@ def _local_cluster(local_cluster: Callable, n_workers: int) -> Any:
     saved = dict(os.environ)
     os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)  # nor inherit one left by another cluster
     try:
-        with dask.config.set(settings):
+        with dask.config.set(settings), interrupts_to_parent_only():
             return local_cluster(
                 n_workers=n_workers,
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                # the scheduler's own HTTP routes: any free loopback port, never a clash
+                # (and a warning) on 8787 when another cluster runs on this machine
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.ERROR,
             )
     finally:

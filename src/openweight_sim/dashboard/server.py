@@ -1,5 +1,10 @@
 """``openweight-sim dashboard``: serve the interactive dashboard (:mod:`openweight_sim.app`).
 
+The command runs ``solara run`` as a child process and stays its parent until the server
+ends: Ctrl-C (SIGINT), SIGTERM and SIGHUP stop the child (SIGTERM, then SIGKILL after
+:data:`STOP_TIMEOUT_S`) before the command returns, and on Linux the kernel kills the child
+if the command itself is killed, so no server is left holding the port.
+
 This module is imported by every CLI call, so it stays light: Solara and Mesa's
 visualization are imported only by the server process it starts.
 """
@@ -10,8 +15,13 @@ import argparse
 import importlib.metadata
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from openweight_sim.processes import set_parent_death_signal
 
 APP_MODULE = "openweight_sim.app"
 DEFAULT_HOST = "127.0.0.1"
@@ -24,6 +34,12 @@ OFFLINE_ENV = {
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
 }
 """Environment of the server process: everything local, nothing sent out."""
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+"""Signals that stop the dashboard (besides SIGINT, which Python raises as KeyboardInterrupt)."""
+
+STOP_TIMEOUT_S = 10.0
+"""How long the server may take to stop on SIGTERM before it is killed."""
 
 
 def server_command(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> list[str]:
@@ -83,8 +99,51 @@ def preflight() -> str | None:
     return None
 
 
+class Stopped(Exception):
+    """The dashboard command received a stop signal (SIGTERM or SIGHUP)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    raise Stopped(signum)
+
+
+@contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """Inside the block, SIGTERM and SIGHUP raise :class:`Stopped` (main thread only)."""
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop the server process: SIGTERM, then SIGKILL if it is still up after a while."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _child_setup() -> None:  # pragma: no cover - runs in the child, before exec
+    set_parent_death_signal(signal.SIGTERM)
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    """Run the dashboard server until interrupted; returns its exit status."""
+    """Run the dashboard server until it ends or is stopped; returns its exit status.
+
+    Stopped by Ctrl-C the status is 130; by SIGTERM or SIGHUP, 128 + the signal number,
+    as a shell reports a process killed by it.
+    """
     problem = preflight()
     if problem:
         print(f"error: dashboard: {problem}", file=sys.stderr)
@@ -92,17 +151,18 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     cmd = server_command(args.host, args.port)
     print(f"openweight-sim dashboard: http://{args.host}:{args.port}  (Ctrl-C to stop)")
     sys.stdout.flush()
-    proc = subprocess.Popen(cmd, env=server_env())
+    proc = None
     try:
-        return proc.wait()
+        with stop_signals_raise():
+            proc = subprocess.Popen(cmd, env=server_env(), preexec_fn=_child_setup)
+            return proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         return 130
+    except Stopped as stop:
+        return 128 + stop.signum
+    finally:
+        if proc is not None:
+            stop_server(proc)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

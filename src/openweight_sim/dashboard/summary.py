@@ -1,0 +1,102 @@
+"""The dashboard's summary card: where the run is, headline numbers, settings in effect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html import escape
+
+import numpy as np
+
+from openweight_sim.dashboard.market import DashboardMarket
+
+
+def _pct(v: float) -> str:
+    return "–" if not np.isfinite(v) else f"{v:.0%}"
+
+
+def _usd(v: float) -> str:
+    if not np.isfinite(v):
+        return "–"
+    return f"${v:.3f}" if v < 0.1 else f"${v:.2f}"
+
+
+def _elo(v: float) -> str:
+    return "–" if not np.isfinite(v) else f"{v:.0f} Elo"
+
+
+HEADLINES: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("share_open_tokens", "Open-weight share of tokens", _pct),
+    ("price_closed", "Closed API price, USD per M tokens", _usd),
+    ("price_gpt4_level", "Cheapest GPT-4-level price, USD per M tokens", _usd),
+    ("quality_gap", "Quality gap, best closed − best open", _elo),
+    ("closed_gross_margin", "Closed labs' gross margin", _pct),
+)
+"""Summary-card rows: column, label, formatter."""
+
+HOW_TO = (
+    "<div style='font-size:11.5px;color:#444'>How to use: change the scenario or a slider on "
+    "the left, press <b>RESET</b> to apply, then <b>STEP</b> (one quarter) or <b>▶</b> (play "
+    "to the end). Grey band in the plots: history; after it, projection.</div>"
+)
+
+_CELL = "padding:1px 10px 1px 0;"
+_GREY = "<span style='color:#666;font-weight:400'>"
+
+
+def _where(model: DashboardMarket, n: int) -> str:
+    total = len(model.quarters)
+    if n:
+        return f"{model.frame()['quarter'].iloc[-1]} {_GREY}(quarter {n} of {total})</span>"
+    return f"{_GREY}not started: {total} quarters, {model.quarters[0]}–{model.quarters[-1]}</span>"
+
+
+def _headline_table(model: DashboardMarket, overlay: bool) -> str:
+    df = model.frame()
+    cf = model.counterfactual_frame() if overlay else None
+    head = f"<th style='{_CELL}text-align:left'>Latest quarter</th>"
+    head += f"<th style='{_CELL}text-align:right'>This run</th>"
+    if cf is not None:
+        head += f"<th style='{_CELL}text-align:right'>Without open weights</th>"
+    rows = [f"<tr style='color:#555;font-size:12px'>{head}</tr>"]
+    for col, label, fmt in HEADLINES:
+        row = f"<td style='{_CELL}'>{label}</td>"
+        row += f"<td style='{_CELL}text-align:right'><b>{fmt(float(df[col].iloc[-1]))}</b></td>"
+        if cf is not None:
+            row += f"<td style='{_CELL}text-align:right'>{fmt(float(cf[col].iloc[-1]))}</td>"
+        rows.append(f"<tr>{row}</tr>")
+    return (
+        "<table class='owsim-headlines' style='font-size:13.5px;border-collapse:collapse;"
+        f"margin-bottom:6px'>{''.join(rows)}</table>"
+    )
+
+
+def summary_html(model: DashboardMarket, overlay: bool) -> str:
+    """The summary card: where the run is, headline numbers, settings in effect.
+
+    Args:
+        model: the dashboard model.
+        overlay: add the counterfactual's numbers.
+
+    Returns:
+        An HTML fragment (every text from the scenario is escaped).
+    """
+    n = model.quarters_done
+    sc = model.config
+    parts = [
+        f"<div style='font-size:17px;font-weight:600'>Scenario <code>{escape(sc.name)}</code>"
+        f" · {_where(model, n)}</div>",
+        "<div style='color:#555;font-size:12.5px;margin-bottom:6px'>"
+        f"{escape(sc.description)}</div>",
+    ]
+    if n:
+        parts.append(_headline_table(model, overlay))
+    settings = " · ".join(
+        f"<b>{label}: {escape(value)}</b>" if changed else f"{label}: {escape(value)}"
+        for label, value, changed in model.settings()
+    )
+    parts.append(
+        f"<div class='owsim-settings' style='font-size:11.5px;color:#444'>Settings in effect "
+        f"({sc.developers.count:,} developers, seed {model.seed}; <b>bold</b> = changed from "
+        f"the baseline): {settings}</div>"
+    )
+    return "".join(parts)
