@@ -131,7 +131,7 @@ def _start_sweep(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if (out / "runs").is_dir() and len(list((out / "runs").glob("run-*.json"))) >= 2:
+        if RunStore(out).count() >= 2:
             break
         time.sleep(0.05)
     assert proc.poll() is None, proc.communicate()[1].decode()
