@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench dashboard clean venv
+.PHONY: run test test-fast lint bench dashboard clean venv
 
 venv: $(STAMP)
 
@@ -27,6 +27,10 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(VENV)/bin/python -m pytest --nbmake tests $(NOTEBOOKS)
+
+# The quick loop while editing: lint and the tests, without the notebooks and the browser test.
+test-fast: $(STAMP) lint
+	$(VENV)/bin/python -m pytest -q -m "not browser" tests
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run_benchmarks.py --out benchmarks/results

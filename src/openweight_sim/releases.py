@@ -18,7 +18,7 @@ from openweight_sim.bundled import data_file
 from openweight_sim.scenario import quarter_index
 
 REFERENCE_ELO = 1186.0
-"""Arena Elo of GPT-4-0314, the 'GPT-4 level' threshold (model.md units)."""
+"""Arena Elo of GPT-4-0314, the 'GPT-4 level' threshold (the quality scale's anchor)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,6 @@ from openweight_sim.scenario import (
 )
 
 METHODS = ("grid", "lhs", "sobol", "morris")
-RANGE_METHODS = ("lhs", "sobol", "morris")
 
 
 class Design(BaseModel):
@@ -62,7 +61,7 @@ class Design(BaseModel):
 
 
 class SweepSpec(BaseModel):
-    """A sweep file (see ``scenarios/sweeps/*.yaml`` and docs in architecture.md)."""
+    """A sweep file (see ``scenarios/sweeps/*.yaml`` and ``openweight-sim sweep --help``)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -26,7 +26,6 @@ from openweight_sim.io import write_json
 
 MANIFEST = "manifest.json"
 RUNS = "runs"
-FORMAT = 1
 
 
 def json_safe(value: Any) -> Any:

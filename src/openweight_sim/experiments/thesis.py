@@ -47,7 +47,6 @@ THESIS_ROWS = {
     # an index (log-sum / alpha, docs/ODD.md): only differences are meaningful, not ratios
     "consumer_surplus": Row("Consumer surplus", "diff", "M (index)", 1e-6, "{:.3g} M", 1e-6),
 }
-THESIS_COLUMNS = tuple(THESIS_ROWS)
 
 
 def _ok(*xs: float) -> bool:
