@@ -28,9 +28,10 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(VENV)/bin/python -m pytest --nbmake tests $(NOTEBOOKS)
 
-# The quick loop while editing: lint and the tests, without the notebooks and the browser test.
+# The quick loop while editing: lint and the tests on two workers, without the notebooks, the
+# browser test and the tests marked slow (process pools, Dask, kill-and-resume, Solara sessions).
 test-fast: $(STAMP) lint
-	$(VENV)/bin/python -m pytest -q -m "not browser" tests
+	$(VENV)/bin/python -m pytest -q -n 2 -m "not browser and not slow" tests
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run_benchmarks.py --out benchmarks/results

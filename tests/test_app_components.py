@@ -20,6 +20,8 @@ from mesa.visualization.solara_viz import _build_model_init_kwargs, _check_model
 from openweight_sim import OpenWeightMarket, app, load_scenario
 from openweight_sim.scenario import get_dotted
 
+pytestmark = pytest.mark.slow  # Solara sessions with every figure: not in `make test-fast`
+
 SMALL = 1000  # developers: fast runs
 
 

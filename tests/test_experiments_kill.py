@@ -9,9 +9,12 @@ import sys
 import time
 
 import pandas as pd
+import pytest
 
 from openweight_sim.cli import main
 from openweight_sim.experiments.sweep import run_sweep
+
+pytestmark = pytest.mark.slow  # a sweep killed and resumed: not in `make test-fast`
 
 SWEEP = """\
 scenario: baseline
