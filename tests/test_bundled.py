@@ -58,6 +58,14 @@ def test_bundled_data_loads_through_the_package():
     assert releases["quarter"].max() == "2024Q4"
 
 
+def test_an_empty_directory_inside_the_package_does_not_hide_the_checkout(tmp_path, monkeypatch):
+    (tmp_path / "scenarios").mkdir()  # e.g. left behind when the files moved out of the package
+    monkeypatch.setattr(bundled.resources, "files", lambda package: tmp_path)
+    assert bundled.scenarios_dir() == ROOT / "scenarios"
+    (tmp_path / "scenarios" / "mine.yaml").write_text("name: mine\n")
+    assert bundled.scenarios_dir() == tmp_path / "scenarios"
+
+
 def test_missing_bundled_directory_is_a_clear_error():
     with pytest.raises(FileNotFoundError, match="bundled directory 'nope' not found"):
         bundled.bundled_path("nope")

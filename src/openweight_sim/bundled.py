@@ -38,7 +38,8 @@ def bundled_path(name: str) -> Path:
         FileNotFoundError: neither layout holds the directory (a broken installation).
     """
     installed = resources.files(PACKAGE) / name
-    if installed.is_dir():
+    # An empty directory (left behind in a checkout when the files moved) does not count.
+    if installed.is_dir() and any(True for _ in installed.iterdir()):
         return Path(str(installed))
     package_dir = Path(__file__).resolve().parent
     if package_dir.parent.name == "src":
