@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench dashboard dashboard-screenshot clean venv
+.PHONY: run test test-fast lint bench dashboard dashboard-screenshot clean venv
 
 venv: $(STAMP)
 
@@ -27,6 +27,11 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(VENV)/bin/python -m pytest --nbmake tests $(NOTEBOOKS)
+
+# The quick loop while editing: lint and the tests on two workers, without the notebooks, the
+# browser test and the tests marked slow (process pools, Dask, kill-and-resume, Solara sessions).
+test-fast: $(STAMP) lint
+	$(VENV)/bin/python -m pytest -q -n 2 -m "not browser and not slow" tests
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run_benchmarks.py --out benchmarks/results

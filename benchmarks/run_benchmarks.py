@@ -723,13 +723,18 @@ def source_fingerprint() -> str:
     import hashlib
 
     import openweight_sim
+    from openweight_sim import bundled
 
-    root = Path(openweight_sim.__file__).resolve().parent
     h = hashlib.sha256()
-    for f in sorted(root.rglob("*")):
-        if f.is_file() and f.suffix in (".py", ".yaml", ".csv"):
-            h.update(str(f.relative_to(root)).encode())
-            h.update(f.read_bytes())
+    for root in (
+        Path(openweight_sim.__file__).resolve().parent,
+        bundled.scenarios_dir(),
+        bundled.bundled_path(bundled.DATA),
+    ):
+        for f in sorted(root.rglob("*")):
+            if f.is_file() and f.suffix in (".py", ".yaml", ".csv"):
+                h.update(f"{root.name}/{f.relative_to(root)}".encode())
+                h.update(f.read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -740,7 +745,7 @@ def git_commit() -> str:
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src"],
+            ["git", "status", "--porcelain", "--", "src", "scenarios", "data"],
             capture_output=True,
             text=True,
             check=False,

@@ -30,6 +30,8 @@ from openweight_sim import OpenWeightMarket, app, load_scenario
 from openweight_sim.dashboard import controls
 from openweight_sim.scenario import get_dotted
 
+pytestmark = pytest.mark.slow  # Solara sessions with every figure: not in `make test-fast`
+
 SMALL = 1000  # developers: fast runs
 
 

@@ -16,6 +16,8 @@ from openweight_sim.experiments.store import RunStore
 from openweight_sim.experiments.sweep import run_sweep
 from openweight_sim.scenario import load_scenario
 
+pytestmark = pytest.mark.slow  # process pools and Dask clusters: not in `make test-fast`
+
 TINY = {
     "name": "tiny",
     "scenario": "baseline",

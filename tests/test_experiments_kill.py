@@ -22,6 +22,8 @@ from openweight_sim.cli import main
 from openweight_sim.experiments.store import RunStore
 from openweight_sim.experiments.sweep import run_sweep
 
+pytestmark = pytest.mark.slow  # a sweep killed and resumed: not in `make test-fast`
+
 SWEEP = """\
 scenario: baseline
 constants: {developers.count: 300, end: 2024Q2}

@@ -17,6 +17,8 @@ import sys, time
 from openweight_sim.experiments.spec import SweepSpec
 from openweight_sim.experiments.sweep import run_sweep
 
+pytestmark = pytest.mark.slow  # external Dask processes / 20,000-run sweeps: make test only
+
 
 def stub(params, seed):
     time.sleep(0.0002)  # slow enough for the test to kill it mid-sweep

@@ -1,4 +1,4 @@
-"""Accounting and reporters: what one quarter produced, in the units of model.md section 4.
+"""Accounting and reporters: what one quarter produced (docs/ODD.md sections 7.13 and 7.15).
 
 :class:`QuarterBook` is computed once per quarter from the options, the price
 equilibrium and the developers' choices; the DataCollector's reporters only read it, so

@@ -83,7 +83,7 @@ class OpenWeightMarket(mesa.Model):
     Attributes:
         config: the resolved scenario (a :class:`Scenario`; Mesa reserves ``scenario``).
         developers: the developer population's arrays.
-        datacollector: per-quarter model reporters (model.md section 4) and per-lab and
+        datacollector: per-quarter model reporters (docs/ODD.md section 7.15) and per-lab and
             per-host agent-type reporters.
         offer_records: tidy rows per option and quarter (price, cost, tokens, revenue).
     """
@@ -543,7 +543,7 @@ class OpenWeightMarket(mesa.Model):
     def _hosts_enter_exit(self) -> None:
         hosts = list(self.hosts.values())
         candidates = []
-        # Hosts consider newly released open models (model.md 3.4): those released this
+        # Hosts consider newly released open models (docs/ODD.md 7.10): those released this
         # quarter or within the entry window before it.
         window = self.config.pricing.entry_window
         recent = [

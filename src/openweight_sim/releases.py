@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import pandas as pd
 
+from openweight_sim.bundled import data_file
 from openweight_sim.scenario import quarter_index
 
 REFERENCE_ELO = 1186.0
-"""Arena Elo of GPT-4-0314, the 'GPT-4 level' threshold (model.md units)."""
+"""Arena Elo of GPT-4-0314, the 'GPT-4 level' threshold (the quality scale's anchor)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +66,7 @@ class Release:
 @cache
 def history_table(name: str = "releases_2023_2024") -> pd.DataFrame:
     """Load a bundled historical release table as a DataFrame (cached, do not mutate)."""
-    path = resources.files("openweight_sim") / "data" / f"{name}.csv"
-    df = pd.read_csv(str(path))
+    df = pd.read_csv(data_file(f"{name}.csv"))
     for col in ("open_weights", "vision", "reasoning"):
         df[col] = df[col].astype(str).str.lower().eq("true")
     df["quarter_index"] = df["quarter"].map(quarter_index)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -348,8 +347,10 @@ class Scenario(Strict):
 
 
 def bundled_dir() -> Path:
-    """Directory of the bundled scenarios (inside the installed package)."""
-    return Path(str(resources.files("openweight_sim") / "scenarios"))
+    """Directory of the bundled scenarios (``scenarios/``; see :mod:`openweight_sim.bundled`)."""
+    from openweight_sim.bundled import scenarios_dir
+
+    return scenarios_dir()
 
 
 def bundled_names() -> list[str]:

@@ -5,18 +5,19 @@ tolerance band ``[low, high]``. Every metric has a column of the same name in th
 per-quarter frame, except the H100 rental price, whose simulated counterpart is the
 exogenous input ``gpu_price`` (reproduced by construction, never fitted).
 
-Sources: ``/work/shared/data/market_facts.csv`` and Epoch AI data (CC BY 4.0, credit:
-Epoch AI, https://epoch.ai/data); see ``src/openweight_sim/data/README.md``.
+Sources: each fact's ``source`` column; the source tables themselves are in ``data/sources/``
+(``market_facts.csv`` and Epoch AI extracts, CC BY 4.0, credit: Epoch AI,
+https://epoch.ai/data); see ``data/README.md``.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
+from openweight_sim.bundled import data_file
 from openweight_sim.scenario import ScenarioError, quarter_index
 
 IN_SAMPLE_START = "2023Q1"
@@ -75,8 +76,8 @@ NOTES: dict[str, str] = {
 
 
 def default_facts_path() -> Path:
-    """The bundled facts file, ``openweight_sim/data/calibration_facts.csv``."""
-    return Path(str(resources.files("openweight_sim") / "data" / "calibration_facts.csv"))
+    """The bundled facts file, ``data/calibration_facts.csv``."""
+    return data_file("calibration_facts.csv")
 
 
 @cache

@@ -23,12 +23,12 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from openweight_sim.bundled import sweeps_dir
 from openweight_sim.counterfactual import CLOSED, counterfactual_scenario
 from openweight_sim.experiments.outputs import OutputSpec, numeric_columns
 from openweight_sim.scenario import (
@@ -42,7 +42,6 @@ from openweight_sim.scenario import (
 )
 
 METHODS = ("grid", "lhs", "sobol", "morris")
-RANGE_METHODS = ("lhs", "sobol", "morris")
 
 
 class Design(BaseModel):
@@ -63,7 +62,7 @@ class Design(BaseModel):
 
 
 class SweepSpec(BaseModel):
-    """A sweep file (see ``scenarios/sweeps/*.yaml`` and docs in architecture.md)."""
+    """A sweep file (see ``scenarios/sweeps/*.yaml`` and ``openweight-sim sweep --help``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -102,8 +101,8 @@ class SweepSpec(BaseModel):
 
 
 def bundled_sweeps_dir() -> Path:
-    """Directory of the bundled sweep files."""
-    return Path(str(resources.files("openweight_sim") / "scenarios" / "sweeps"))
+    """Directory of the bundled sweep files (``scenarios/sweeps/``)."""
+    return sweeps_dir()
 
 
 def resolve_sweep_file(ref: str | Path) -> Path:

@@ -42,7 +42,6 @@ MANIFEST = "manifest.json"
 RUNS = "runs"
 JOURNAL = "journal.jsonl"
 SHARD_SIZE = 2_000
-FORMAT = 2
 _FIXED = ("run", "point", "replication", "seed", "status")
 
 

@@ -62,7 +62,6 @@ THESIS_ROWS = {
     "consumer_surplus": _row("consumer_surplus", "diff", "{:.3g} M"),
 }
 """Rows of the thesis table; labels, units and scales from :mod:`openweight_sim.columns`."""
-THESIS_COLUMNS = tuple(THESIS_ROWS)
 
 
 def _ok(*xs: float) -> bool:
