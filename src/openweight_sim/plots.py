@@ -492,7 +492,7 @@ def open_share_panel(
     return fig
 
 
-PRICE_SERIES = (
+PANEL_PRICE_SERIES = (
     ("price_closed", "Closed APIs (mean price paid)", "C1", 2.4),
     ("price_open_hosted", "Hosted open weights (mean price paid)", "C0", 2.4),
     ("price_gpt4_level", "Cheapest model at GPT-4 level", "C2", 1.8),
@@ -506,7 +506,7 @@ def _usd_tick(v: float, _pos: int) -> str:
 
 def _price_limits(frames: list[pd.DataFrame]) -> tuple[float, float]:
     """Log-axis limits covering every finite positive price, and at least 0.01–100 USD."""
-    values = [f[col].to_numpy(dtype=float) for f in frames for col, *_ in PRICE_SERIES if col in f]
+    values = [f[col].to_numpy(dtype=float) for f in frames for col, *_ in PANEL_PRICE_SERIES if col in f]
     finite = np.concatenate(values) if values else np.array([])
     finite = finite[np.isfinite(finite) & (finite > 0)]
     if not finite.size:
@@ -523,7 +523,7 @@ def price_panel(
     """Token prices on a log axis; dashed: the same prices in the overlay."""
     fig, ax = _panel_axes("Token prices (log scale)")
     drawn = False
-    for col, label, color, lw in PRICE_SERIES:
+    for col, label, color, lw in PANEL_PRICE_SERIES:
         if col in df and df[col].notna().any():
             ax.plot(np.arange(len(df)), df[col], lw=lw, color=color, label=label)
             drawn = True
