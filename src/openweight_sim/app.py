@@ -30,7 +30,7 @@ from openweight_sim.dashboard.page import (
     show_counterfactual,
 )
 from openweight_sim.dashboard.summary import HEADLINES, summary_html
-from openweight_sim.plots import NO_DATA, price_panel
+from openweight_sim.panels import NO_DATA, price_panel
 
 __all__ = [
     "APP_NAME",

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from matplotlib.figure import Figure
 
 from openweight_sim.dashboard.market import DashboardMarket
-from openweight_sim.plots import PANELS
+from openweight_sim.panels import PANELS
 
 FIGURES: dict[str, Callable[..., Figure]] = dict(PANELS)
 """Plot panels of the dashboard, by CSS class suffix (``owsim-plot-<name>``)."""
