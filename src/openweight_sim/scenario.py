@@ -204,6 +204,12 @@ class Segment(Strict):
     outside_utility: float = Field(
         0.0, ge=-20, le=20, description="utility of not using an LLM this quarter"
     )
+    noncommercial: bool = Field(
+        False, description="non-commercial use: may use research-licensed weights"
+    )
+    enterprise: bool = Field(
+        False, description="the segment the enterprise columns report (API spend shares)"
+    )
 
 
 class Developers(Strict):
@@ -238,6 +244,9 @@ class Developers(Strict):
         total = sum(s.share for s in self.segments.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"segment shares must sum to 1 (got {total:.6g})")
+        enterprise = [k for k, s in self.segments.items() if s.enterprise]
+        if len(enterprise) > 1:
+            raise ValueError(f"at most one segment may be the enterprise one (got {enterprise})")
         return self
 
 
@@ -310,6 +319,18 @@ class MetaPayoff(Strict):
     capex_growth: float = Field(0.35, ge=-0.5, le=5, description="per year")
 
 
+class Reporting(Strict):
+    """Which labs the lab-specific report columns follow (no effect on the dynamics)."""
+
+    flagship_lab: str | None = Field(
+        None, description="closed_flagship_price follows this lab's frontier-tier API price"
+    )
+    enterprise_share_labs: list[str] = Field(
+        default_factory=list,
+        description="labs with an enterprise_spend_share_<lab> column (enterprise API spend)",
+    )
+
+
 class Scenario(Strict):
     """A complete, validated scenario."""
 
@@ -327,6 +348,7 @@ class Scenario(Strict):
     hosts: dict[str, Host]
     developers: Developers
     meta_payoff: MetaPayoff = Field(default_factory=MetaPayoff)
+    reporting: Reporting = Field(default_factory=Reporting)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -334,6 +356,9 @@ class Scenario(Strict):
             raise ValueError(f"end {self.end} is before start {self.start}")
         if self.meta_payoff.lab not in self.labs:
             raise ValueError(f"meta_payoff.lab {self.meta_payoff.lab!r} is not a lab")
+        for lab in [self.reporting.flagship_lab, *self.reporting.enterprise_share_labs]:
+            if lab is not None and lab not in self.labs:
+                raise ValueError(f"reporting: {lab!r} is not a lab")
         return self
 
     @property
