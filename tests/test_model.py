@@ -9,6 +9,7 @@ import pytest
 
 from openweight_sim import OpenWeightMarket
 from openweight_sim.agents import Developer, HostingProvider, Lab
+from openweight_sim.scenario import quarter_label
 
 REQUIRED = [
     "quarter",
@@ -138,7 +139,7 @@ def test_license_threshold_excludes_platforms(baseline_small):
     dev = m.developers
     plat = dev.segment_names.index("platform")
     rows = np.flatnonzero((dev.segment == plat) & (dev.choice >= 0))
-    names = [m.offer_name(int(k)) for k in dev.choice[rows]]
+    names = [m.offers.name(int(k)) for k in dev.choice[rows]]
     meta_models = [r.name for r in m.releases.values() if r.lab == "meta"]
     assert not any(n.startswith(tuple(meta_models)) for n in names)
 
@@ -149,7 +150,7 @@ def test_regulated_developers_only_self_host(baseline_small):
     reg = dev.segment_names.index("regulated")
     rows = np.flatnonzero((dev.segment == reg) & (dev.choice >= 0))
     assert rows.size > 0
-    assert all(m.offer_name(int(k)).endswith("(self-hosted)") for k in dev.choice[rows])
+    assert all(m.offers.name(int(k)).endswith("(self-hosted)") for k in dev.choice[rows])
 
 
 def test_bass_adoption_matches_closed_form_with_effects_off():
@@ -190,7 +191,7 @@ def _active_names(model: OpenWeightMarket) -> dict[tuple[str, str, str], str]:
 
 
 def _step_to(model: OpenWeightMarket, quarter: str) -> OpenWeightMarket:
-    while model.label(model.q) != quarter:
+    while quarter_label(model.q) != quarter:
         model.step()
     model.step()  # run the quarter itself
     return model

@@ -404,7 +404,7 @@ class OpenWeightMarket(mesa.Model):
         if not candidates:
             return
         opts = self._options(set(candidates))
-        groups, demand = self._market(opts)
+        _groups, demand = self._market(opts)
         # Entry only needs expected profits to rank candidates: a looser tolerance suffices.
         eq = quarter_prices(
             opts, demand, self.config.pricing, self._last_prices, tol=1e-6, max_iter=500
@@ -576,4 +576,3 @@ class OpenWeightMarket(mesa.Model):
             for r in self.releases.values()
         ]
         return pd.DataFrame(rows)
-
