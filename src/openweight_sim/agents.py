@@ -9,8 +9,6 @@ thin views onto one row each, so ``model.agents_by_type[Developer]`` still works
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import mesa
 import numpy as np
 
@@ -21,9 +19,6 @@ from openweight_sim.records import QuarterRecord
 from openweight_sim.releases import Release, generation_quality
 from openweight_sim.scenario import TIERS, Scenario, quarter_index, quarter_label
 from openweight_sim.scenario import Lab as LabSpec
-
-if TYPE_CHECKING:
-    from openweight_sim.model import OpenWeightMarket
 
 __all__ = [
     "NO_CHOICE",
@@ -48,9 +43,13 @@ class Lab(mesa.Agent):
         training_spend: cumulative training cost, USD.
         revenue, serving_cost, tokens: this quarter's API booking (USD, USD, M tokens).
         training_cost_q: training cost booked this quarter, USD.
+
+    The model is the market model (``OpenWeightMarket``): a lab reads its ``config``, ``rng``
+    and ``releases`` (it is typed as a Mesa model so that this module does not import the
+    model module, which imports it).
     """
 
-    def __init__(self, model: OpenWeightMarket, key: str, spec: LabSpec, index: int = 0):
+    def __init__(self, model: mesa.Model, key: str, spec: LabSpec, index: int = 0):
         super().__init__(model)
         self.key = key
         self.index = index
@@ -222,9 +221,12 @@ class DeveloperPopulation:
 
 
 class Developer(mesa.Agent):
-    """A thin Mesa view onto one row of the :class:`DeveloperPopulation` arrays."""
+    """A thin Mesa view onto one row of the :class:`DeveloperPopulation` arrays.
 
-    def __init__(self, model: OpenWeightMarket, row: int):
+    The model is the market model: a view reads its ``developers`` and ``offers``.
+    """
+
+    def __init__(self, model: mesa.Model, row: int):
         super().__init__(model)
         self.row = row
 

@@ -8,6 +8,7 @@ is for reporting only: nothing the next quarter needs is read back from it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,6 @@ from openweight_sim.records import QuarterRecord
 
 if TYPE_CHECKING:
     from openweight_sim.meta_payoff import PayoffTerms
-    from openweight_sim.model import OpenWeightMarket
 
 NAN = float("nan")
 ORIGINS = ("US", "CN", "EU")
@@ -29,6 +29,41 @@ ENTERPRISE_SHARE = "enterprise_spend_share_"
 
 def _ratio(num: float, den: float) -> float:
     return float(num / den) if den > 0 else NAN
+
+
+@dataclass(frozen=True)
+class MarketState:
+    """What the report needs beside the record: the labs and the market's state.
+
+    Attributes:
+        lab_index: index of each lab by id (the scenario's order).
+        origins: each lab's origin, by index.
+        flagship_lab: index of the lab whose frontier API price the flagship column
+            follows (−1: none).
+        focal_lab: index of the payoff's focal lab (−1: none).
+        focal_policy: the focal lab's openness policy.
+        enterprise_labs: labs with an enterprise spend-share column, by id (index).
+        has_enterprise: whether the scenario has an enterprise segment.
+        frontier, best_closed, best_open: quality (Elo).
+        price_gpt4_level: cheapest API price at GPT-4 level, USD per M tokens.
+        adopters, adoption: real developer firms using LLMs, and their share.
+        gpu_price: GPU rental price, USD/hour.
+    """
+
+    lab_index: Mapping[str, int]
+    origins: Sequence[str]
+    flagship_lab: int
+    focal_lab: int
+    focal_policy: str
+    enterprise_labs: Mapping[str, int]
+    has_enterprise: bool
+    frontier: float
+    best_closed: float
+    best_open: float
+    price_gpt4_level: float
+    adopters: float
+    adoption: float
+    gpu_price: float
 
 
 @dataclass
@@ -82,30 +117,32 @@ class QuarterBook:
 
     @classmethod
     def from_record(
-        cls, record: QuarterRecord, model: OpenWeightMarket, payoff: PayoffTerms
+        cls, record: QuarterRecord, state: MarketState, payoff: PayoffTerms
     ) -> QuarterBook:
         """Summarise a booked quarter: prices, shares, margins, quality, adoption, payoff.
 
         Args:
             record: the booked quarter.
-            model: the model after booking (labs, releases, frontier, developers).
+            state: the labs and the market's state after booking.
             payoff: the focal lab's payoff this quarter.
         """
         b = cls(quarter=record.quarter)
         b._prices_and_shares(record)
-        b._lab_prices(record, model)
-        b._quality(model)
-        b._enterprise(record, model)
-        b._token_shares(record, model)
-        dev = model.developers
-        b.adopters = float(dev.adopted.sum() * dev.scale)
-        b.adoption = dev.adoption_fraction()
+        b._lab_prices(record, state)
+        b.best_closed = state.best_closed
+        b.best_open = state.best_open
+        b.quality_gap = b.best_closed - b.best_open
+        b.frontier = state.frontier
+        b._enterprise(record, state)
+        b._token_shares(record, state)
+        b.adopters = state.adopters
+        b.adoption = state.adoption
         b.hosted_offers = int((record.options.kind == HOSTED).sum())
-        b.gpu_price = model.gpu_price
+        b.gpu_price = state.gpu_price
         b.consumer_surplus = record.consumer_surplus
         b.pricing_converged = record.pricing_converged
         b.pricing_iterations = record.pricing_iterations
-        b.meta_policy = model.labs[model.config.meta_payoff.lab].policy
+        b.meta_policy = state.focal_policy
         b.meta_avoided_inference = payoff.avoided_inference
         b.meta_ad_lift = payoff.ad_lift
         b.meta_ecosystem_value = payoff.ecosystem_value
@@ -136,51 +173,47 @@ class QuarterBook:
         self.closed_gross_margin = _ratio(margin[closed].sum(), spend[closed].sum())
         self.host_gross_margin = _ratio(margin[hosted].sum(), spend[hosted].sum())
 
-    def _lab_prices(self, record: QuarterRecord, model: OpenWeightMarket) -> None:
+    def _lab_prices(self, record: QuarterRecord, state: MarketState) -> None:
         """The price facts: GPT-4 level, the flagship lab's, the small tier, the focal 70B."""
         opts, prices = record.options, record.prices
         closed = opts.kind == CLOSED_API
-        self.price_gpt4_level = model.price_gpt4_level
-        flagship = model.config.reporting.flagship_lab
-        if flagship is not None:
-            flag = closed & (opts.lab == model.lab_index[flagship]) & (opts.tier == 0)
+        self.price_gpt4_level = state.price_gpt4_level
+        if state.flagship_lab >= 0:
+            flag = closed & (opts.lab == state.flagship_lab) & (opts.tier == 0)
             if flag.any():
                 self.closed_flagship_price = float(prices[flag].max())
         small = closed & (opts.tier == 2)
         if small.any():
             self.closed_small_price = float(prices[small].min())
-        focal = model.lab_index.get(model.config.meta_payoff.lab, -1)
-        # Meta's 70B-class open model (F07-F09): hosted offers of a ~70B-active release.
-        h70 = (opts.kind == HOSTED) & (opts.lab == focal) & (np.abs(opts.active_b - 70.0) <= 20.0)
+        # The focal lab's 70B-class open model (F07-F09): hosted offers of a ~70B-active
+        # release.
+        h70 = (
+            (opts.kind == HOSTED)
+            & (opts.lab == state.focal_lab)
+            & (np.abs(opts.active_b - 70.0) <= 20.0)
+        )
         if h70.any():
             self.price_open_hosted_70b = float(np.median(prices[h70]))
 
-    def _quality(self, model: OpenWeightMarket) -> None:
-        """Best closed and open quality, their gap, and the frontier."""
-        self.best_closed = model.best_closed
-        self.best_open = model.best_open
-        self.quality_gap = self.best_closed - self.best_open
-        self.frontier = model.frontier
-
-    def _enterprise(self, record: QuarterRecord, model: OpenWeightMarket) -> None:
+    def _enterprise(self, record: QuarterRecord, state: MarketState) -> None:
         """Enterprise spend shares (API spend only: Menlo's definition) and open workloads."""
-        if model.enterprise_segment < 0:
+        if not state.has_enterprise:
             return
         opts, e_spend, e_tok = record.options, record.enterprise_spend, record.enterprise_tokens
         api_spend = e_spend[opts.api].sum()
-        for lab_key in model.config.reporting.enterprise_share_labs:
-            s = e_spend[opts.api & (opts.lab == model.lab_index[lab_key])].sum()
+        for lab_key, i in state.enterprise_labs.items():
+            s = e_spend[opts.api & (opts.lab == i)].sum()
             self.enterprise_spend_share_by_lab[lab_key] = _ratio(s, api_spend)
         self.open_share_enterprise_workloads = _ratio(e_tok[opts.open].sum(), e_tok.sum())
 
-    def _token_shares(self, record: QuarterRecord, model: OpenWeightMarket) -> None:
+    def _token_shares(self, record: QuarterRecord, state: MarketState) -> None:
         """Token shares by lab and by lab origin."""
         Q = record.tokens
-        lab_tokens = np.bincount(record.options.lab, weights=Q, minlength=len(model.labs))
+        lab_tokens = np.bincount(record.options.lab, weights=Q, minlength=len(state.lab_index))
         self.share_tokens_by_lab = {
-            k: _ratio(lab_tokens[i], Q.sum()) for k, i in model.lab_index.items()
+            k: _ratio(lab_tokens[i], Q.sum()) for k, i in state.lab_index.items()
         }
-        origins = np.array([lab.spec.origin for lab in model.labs.values()])
+        origins = np.array(state.origins)
         self.share_tokens_by_origin = {
             o: _ratio(lab_tokens[origins == o].sum(), Q.sum()) for o in ORIGINS
         }

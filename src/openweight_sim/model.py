@@ -26,7 +26,13 @@ from openweight_sim.booking import book_quarter, gpt4_level_price, offer_rows
 from openweight_sim.choice import choose, demand_system, group_developers
 from openweight_sim.hosts import HostingProvider, enter, entry_candidates, expected_profit, retire
 from openweight_sim.meta_payoff import PayoffHistory, PayoffTerms, meta_payoff
-from openweight_sim.metrics import QuarterBook, host_reporters, lab_reporters, model_reporters
+from openweight_sim.metrics import (
+    MarketState,
+    QuarterBook,
+    host_reporters,
+    lab_reporters,
+    model_reporters,
+)
 from openweight_sim.options import (
     OfferCatalogue,
     Options,
@@ -332,8 +338,8 @@ class OpenWeightMarket(mesa.Model):
         items = quarter_options(
             self.offers,
             [self.releases[rid] for rid in sorted(self.active.values())],
-            list(self.labs.values()),
-            list(self.hosts.values()),
+            self.config.labs,
+            [(host.spec, host.serving) for host in self.hosts.values()],
             self.config.technology.utilization,
             candidates,
         )
@@ -483,6 +489,28 @@ class OpenWeightMarket(mesa.Model):
             self.developers.scale,
         )
 
+    def _market_state(self) -> MarketState:
+        """The labs and the market's state, as the quarter's report reads them."""
+        sc = self.config
+        flagship = sc.reporting.flagship_lab
+        dev = self.developers
+        return MarketState(
+            lab_index=self.lab_index,
+            origins=[lab.spec.origin for lab in self.labs.values()],
+            flagship_lab=self.lab_index[flagship] if flagship is not None else -1,
+            focal_lab=self.lab_index.get(sc.meta_payoff.lab, -1),
+            focal_policy=self.labs[sc.meta_payoff.lab].policy,
+            enterprise_labs={k: self.lab_index[k] for k in sc.reporting.enterprise_share_labs},
+            has_enterprise=self.enterprise_segment >= 0,
+            frontier=self.frontier,
+            best_closed=self.best_closed,
+            best_open=self.best_open,
+            price_gpt4_level=self.price_gpt4_level,
+            adopters=float(dev.adopted.sum() * dev.scale),
+            adoption=dev.adoption_fraction(),
+            gpu_price=self.gpu_price,
+        )
+
     def _grow_demand(self) -> None:
         sc = self.config.developers
         dev = self.developers
@@ -514,7 +542,7 @@ class OpenWeightMarket(mesa.Model):
             host.review(host.profit_by_release)
         payoff = self._focal_payoff(record)
         self.payoff_history.add(payoff.net)
-        self.book = QuarterBook.from_record(record, self, payoff)
+        self.book = QuarterBook.from_record(record, self._market_state(), payoff)
         self.offer_records.extend(
             offer_rows(record, list(self.labs), list(self.hosts), self.releases)
         )

@@ -10,7 +10,7 @@ phases.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,8 +20,7 @@ from openweight_sim.releases import REFERENCE_ELO, Release
 from openweight_sim.scenario import Scenario
 
 if TYPE_CHECKING:
-    from openweight_sim.agents import Lab
-    from openweight_sim.hosts import HostingProvider
+    from openweight_sim.scenario import Host, Lab
 
 CLOSED_API, OPEN_API, HOSTED, SELF_HOST = 0, 1, 2, 3
 """Option kinds: a closed model's API, a lab's API for its open model, a host, self-hosting."""
@@ -194,8 +193,8 @@ class OfferCatalogue:
 def quarter_options(
     catalogue: OfferCatalogue,
     releases: Sequence[Release],
-    labs: Sequence[Lab],
-    hosts: Sequence[HostingProvider],
+    labs: Mapping[str, Lab],
+    hosts: Sequence[tuple[Host, Collection[int]]],
     utilization: float,
     candidates: set[tuple[int, int]] | None = None,
 ) -> list[Option]:
@@ -208,12 +207,12 @@ def quarter_options(
     Args:
         catalogue: the stable ids of options.
         releases: the active releases, sorted by id.
-        labs: the labs, in index order.
-        hosts: the hosts, in index order.
+        labs: each lab's parameters by id, in index order.
+        hosts: each host's parameters and the release ids it serves, in index order.
         utilization: the reference utilisation (self-hosting's cost is at full utilisation).
         candidates: hosted offers under test by the entry phase.
     """
-    lab_of = {lab.key: (i, lab.spec) for i, lab in enumerate(labs)}
+    lab_of = {key: (i, spec) for i, (key, spec) in enumerate(labs.items())}
     out: list[Option] = []
     for rel in releases:
         li, spec = lab_of[rel.lab]
@@ -233,8 +232,8 @@ def quarter_options(
             )
         if not rel.open_weights:
             continue
-        for hi, host in enumerate(hosts):
-            if rel.rid in host.serving or (candidates and (hi, rel.rid) in candidates):
+        for hi, (host, serving) in enumerate(hosts):
+            if rel.rid in serving or (candidates and (hi, rel.rid) in candidates):
                 out.append(
                     Option(
                         key=catalogue.key(HOSTED, rel, hi, host.name),
@@ -242,10 +241,10 @@ def quarter_options(
                         release=rel,
                         lab=li,
                         host=hi,
-                        brand=spec.brand + host.spec.brand - spec.license_friction,
+                        brand=spec.brand + host.brand - spec.license_friction,
                         name=f"{rel.name} ({host.name})",
-                        server_efficiency=host.spec.efficiency,
-                        gpu_price_factor=host.spec.gpu_price_factor,
+                        server_efficiency=host.efficiency,
+                        gpu_price_factor=host.gpu_price_factor,
                     )
                 )
         # Self-hosting: GPU cost at full utilisation; segments divide by their own.
