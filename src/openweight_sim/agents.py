@@ -9,6 +9,9 @@ thin views onto one row each, so ``model.agents_by_type[Developer]`` still works
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import mesa
 import numpy as np
 
@@ -23,6 +26,7 @@ from openweight_sim.scenario import Lab as LabSpec
 __all__ = [
     "NO_CHOICE",
     "OUTSIDE",
+    "AgentsByType",
     "Developer",
     "DeveloperPopulation",
     "HostingProvider",
@@ -250,3 +254,67 @@ class Developer(mesa.Agent):
     def choice(self) -> str | None:
         """Name of the current option (None if none, "outside" if not using an LLM)."""
         return self.model.offers.name(int(self.model.developers.choice[self.row]))
+
+
+class AgentsByType(dict):
+    """Mesa's agents-by-type registry that creates the ``Developer`` views on first use.
+
+    Why: a view per developer costs most of the set-up time at large populations, and only
+    code that asks for ``model.agents_by_type[Developer]`` (or walks the registry) needs them.
+    Mesa's own bookkeeping (registering labs and hosts, the DataCollector reading them)
+    looks up other types and does not trigger the views.
+    """
+
+    def __init__(self, build: Callable[[], None] | None = None) -> None:
+        """Start empty, with the views pending.
+
+        Args:
+            build: creates the views, which register themselves here; None: no views.
+        """
+        super().__init__()
+        self._build = build
+
+    def ensure_views(self) -> None:
+        """Create the views if they are still pending (once)."""
+        if self._build is not None:
+            build, self._build = self._build, None
+            build()
+
+    def __getitem__(self, key: Any) -> Any:
+        if key is Developer:
+            self.ensure_views()
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """As ``dict.get``; asking for ``Developer`` creates the views."""
+        if key is Developer:
+            self.ensure_views()
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if key is Developer:
+            self.ensure_views()
+        return super().__contains__(key)
+
+    def __iter__(self):
+        self.ensure_views()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self.ensure_views()
+        return super().__len__()
+
+    def keys(self):
+        """As ``dict.keys``, with the views created."""
+        self.ensure_views()
+        return super().keys()
+
+    def values(self):
+        """As ``dict.values``, with the views created."""
+        self.ensure_views()
+        return super().values()
+
+    def items(self):
+        """As ``dict.items``, with the views created."""
+        self.ensure_views()
+        return super().items()

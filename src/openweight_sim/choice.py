@@ -189,13 +189,7 @@ def choose(
         col,
     )
     tune = rng.random(int(np.count_nonzero(col >= 0)))
-    # Price paid and this quarter's tokens (small price elasticity, F45), looked up in a
-    # segment × option table; column J (no option) holds NaN price and zero tokens.
-    S = demand.self_price.shape[0]
-    table = np.full((S, J + 1), np.nan)
-    table[:, :J] = np.where(opts.self_hosted[None, :], demand.self_price, eq.prices[None, :])
-    response = np.zeros((S, J + 1))
-    response[:, :J] = np.power(table[:, :J], params.token_price_elasticity)
+    table, response = _price_table(opts, demand, eq, params.token_price_elasticity)
     # prospective-demand rows (not adopted) buy nothing: settle_quarter sets their col -1
     _kernels.settle_quarter(
         rows,
@@ -213,3 +207,20 @@ def choose(
         dev.tokens,
     )
     return Choices(rows=rows, col=col)
+
+
+def _price_table(
+    opts: Options, demand: DemandSystem, eq: Equilibrium, elasticity: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Price paid and token response per segment and option column (S×(J+1)).
+
+    A self-hosting developer pays its segment's own cost, everyone else the market price;
+    this quarter's tokens respond to it with a small elasticity (F45). Column J (no option)
+    holds NaN price and zero response.
+    """
+    S, J = demand.self_price.shape[0], opts.size
+    table = np.full((S, J + 1), np.nan)
+    table[:, :J] = np.where(opts.self_hosted[None, :], demand.self_price, eq.prices[None, :])
+    response = np.zeros((S, J + 1))
+    response[:, :J] = np.power(table[:, :J], elasticity)
+    return table, response

@@ -21,7 +21,7 @@ import mesa
 import numpy as np
 
 from openweight_sim import _kernels, market
-from openweight_sim.agents import Developer, DeveloperPopulation, Lab
+from openweight_sim.agents import AgentsByType, Developer, DeveloperPopulation, Lab
 from openweight_sim.booking import book_quarter, gpt4_level_price, offer_rows
 from openweight_sim.choice import choose, demand_system, group_developers
 from openweight_sim.hosts import HostingProvider, enter, entry_candidates, expected_profit, retire
@@ -57,60 +57,6 @@ VIEWS_UP_TO = 50_000
 def _line(release: Release) -> str:
     """The product line of a release: ``"open"`` for open weights, else ``"closed"``."""
     return LINES[0] if release.open_weights else LINES[1]
-
-
-class _AgentsByType(dict):
-    """Mesa's agents-by-type registry that creates the ``Developer`` views on first use.
-
-    Why: a view per developer costs most of the set-up time at large populations, and only
-    code that asks for ``model.agents_by_type[Developer]`` (or walks the registry) needs them.
-    Mesa's own bookkeeping (registering labs and hosts, the DataCollector reading them)
-    looks up other types and does not trigger the views.
-    """
-
-    def __init__(self, build: Any = None) -> None:
-        super().__init__()
-        self._build = build
-
-    def _ensure(self) -> None:
-        if self._build is not None:
-            build, self._build = self._build, None
-            build()
-
-    def __getitem__(self, key: Any) -> Any:
-        if key is Developer:
-            self._ensure()
-        return super().__getitem__(key)
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        if key is Developer:
-            self._ensure()
-        return super().get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        if key is Developer:
-            self._ensure()
-        return super().__contains__(key)
-
-    def __iter__(self):
-        self._ensure()
-        return super().__iter__()
-
-    def __len__(self) -> int:
-        self._ensure()
-        return super().__len__()
-
-    def keys(self):
-        self._ensure()
-        return super().keys()
-
-    def values(self):
-        self._ensure()
-        return super().values()
-
-    def items(self):
-        self._ensure()
-        return super().items()
 
 
 class OpenWeightMarket(mesa.Model):
@@ -186,7 +132,7 @@ class OpenWeightMarket(mesa.Model):
         self.enterprise_segment = next((i for i, s in enumerate(segments) if s.enterprise), -1)
         self.developers = DeveloperPopulation(sc, self.rng)
         views = sc.developers.count <= VIEWS_UP_TO if developer_agents is None else developer_agents
-        registry = _AgentsByType(self._create_developer_views if views else None)
+        registry = AgentsByType(self._create_developer_views if views else None)
         registry.update(dict.items(self._agents_by_type))
         self._agents_by_type = registry
 
@@ -198,7 +144,7 @@ class OpenWeightMarket(mesa.Model):
     @property
     def agents(self):
         """All agents (Mesa's registry); asking for them creates the developer views."""
-        self._agents_by_type._ensure()
+        self._agents_by_type.ensure_views()
         return super().agents
 
     def _init_state(self) -> None:
