@@ -261,8 +261,9 @@ class AgentsByType(dict):
 
     Why: a view per developer costs most of the set-up time at large populations, and only
     code that asks for ``model.agents_by_type[Developer]`` (or walks the registry) needs them.
-    Mesa's own bookkeeping (registering labs and hosts, the DataCollector reading them)
-    looks up other types and does not trigger the views.
+    Mesa's own bookkeeping (registering labs and hosts, the DataCollector reading them via
+    ``model.agent_types``, which the model answers without building) looks up other types
+    and does not trigger the views.
     """
 
     def __init__(self, build: Callable[[], None] | None = None) -> None:
@@ -273,6 +274,11 @@ class AgentsByType(dict):
         """
         super().__init__()
         self._build = build
+
+    @property
+    def views_pending(self) -> bool:
+        """Whether the views are offered but not built yet."""
+        return self._build is not None
 
     def ensure_views(self) -> None:
         """Create the views if they are still pending (once)."""

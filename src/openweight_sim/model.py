@@ -77,6 +77,7 @@ class OpenWeightMarket(mesa.Model):
         developers: the developer population's arrays.
         releases: every release so far, by id.
         offers: stable ids and names of options.
+        record: the last quarter booked (:class:`QuarterRecord`), per option.
         book: the last quarter's report (:class:`QuarterBook`), read by the reporters.
         datacollector: per-quarter model reporters (model.md section 4) and per-lab and
             per-host agent-type reporters.
@@ -142,6 +143,15 @@ class OpenWeightMarket(mesa.Model):
             Developer(self, row)
 
     @property
+    def agent_types(self) -> list[type]:
+        """The agent types (``Developer`` included when its views are offered, built or not)."""
+        registry = self._agents_by_type
+        types = list(dict.keys(registry))
+        if registry.views_pending and Developer not in types:
+            types.append(Developer)
+        return types
+
+    @property
     def agents(self):
         """All agents (Mesa's registry); asking for them creates the developer views."""
         self._agents_by_type.ensure_views()
@@ -165,6 +175,7 @@ class OpenWeightMarket(mesa.Model):
         self.payoff_history = PayoffHistory()
         self._eco_q: int | None = None
         self._eco = np.zeros(len(self.labs))
+        self.record: QuarterRecord | None = None
         self.book = QuarterBook.empty()
         self.offer_records: list[dict[str, Any]] = []
 
@@ -483,7 +494,7 @@ class OpenWeightMarket(mesa.Model):
         eq = quarter_prices(opts, demand, self.config.pricing, self._last_prices)
         self._last_prices = {int(k): float(p) for k, p in zip(opts.key, eq.prices, strict=True)}
         choices = self._choose(opts, demand, groups, eq)
-        record = self._book(opts, demand, groups, eq, choices)
+        self.record = record = self._book(opts, demand, groups, eq, choices)
         for host in self.hosts.values():
             host.review(host.profit_by_release)
         payoff = self._focal_payoff(record)

@@ -356,9 +356,12 @@ class Scenario(Strict):
             raise ValueError(f"end {self.end} is before start {self.start}")
         if self.meta_payoff.lab not in self.labs:
             raise ValueError(f"meta_payoff.lab {self.meta_payoff.lab!r} is not a lab")
-        for lab in [self.reporting.flagship_lab, *self.reporting.enterprise_share_labs]:
-            if lab is not None and lab not in self.labs:
-                raise ValueError(f"reporting: {lab!r} is not a lab")
+        rep = self.reporting
+        if rep.flagship_lab is not None and rep.flagship_lab not in self.labs:
+            raise ValueError(f"reporting.flagship_lab {rep.flagship_lab!r} is not a lab")
+        for lab in rep.enterprise_share_labs:
+            if lab not in self.labs:
+                raise ValueError(f"reporting.enterprise_share_labs: {lab!r} is not a lab")
         return self
 
     @property
