@@ -246,7 +246,9 @@ class Developers(Strict):
             raise ValueError(f"segment shares must sum to 1 (got {total:.6g})")
         enterprise = [k for k, s in self.segments.items() if s.enterprise]
         if len(enterprise) > 1:
-            raise ValueError(f"at most one segment may be the enterprise one (got {enterprise})")
+            raise ValueError(
+                f"segments: at most one may be the enterprise segment (got {enterprise})"
+            )
         return self
 
 
@@ -358,7 +360,7 @@ class Scenario(Strict):
             raise ValueError(f"meta_payoff.lab {self.meta_payoff.lab!r} is not a lab")
         rep = self.reporting
         if rep.flagship_lab is not None and rep.flagship_lab not in self.labs:
-            raise ValueError(f"reporting.flagship_lab {rep.flagship_lab!r} is not a lab")
+            raise ValueError(f"reporting.flagship_lab: {rep.flagship_lab!r} is not a lab")
         for lab in rep.enterprise_share_labs:
             if lab not in self.labs:
                 raise ValueError(f"reporting.enterprise_share_labs: {lab!r} is not a lab")
