@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -31,9 +31,11 @@ OUTSIDE = -2
 TIER_CODE = {"frontier": 0, "mid": 1, "small": 2}
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
+class Option(NamedTuple):
     """One option as the model builds it: a release reached one way.
+
+    (A named tuple rather than a frozen dataclass: a quarter builds a few hundred, twice,
+    and a tuple is several times cheaper to create.)
 
     Attributes:
         key: stable id of the option across quarters (see :class:`OfferCatalogue`).
