@@ -52,7 +52,7 @@ def group_developers(
         n_keys: number of option ids issued so far.
         token_factor: growth of tokens per developer since the start of the run.
         everyone: group the whole population (prospective demand, used for pricing
-            before anyone has adopted) instead of the adopters.
+            before anyone has adopted) instead of the adopters; its rows do not choose.
     """
     idx = np.arange(dev.count) if everyone else np.flatnonzero(dev.adopted)
     J = opts.size
@@ -85,6 +85,8 @@ def group_developers(
         lab=g_lab,
         ft=(uniq % 2).astype(bool),
         tokens=tokens,
+        # prospective demand prices the market but nobody in it chooses yet
+        choosers=np.zeros(idx.size, dtype=bool) if everyone else None,
     )
 
 

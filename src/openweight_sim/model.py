@@ -1,15 +1,23 @@
 """OpenWeightMarket: the Mesa model that runs one quarter of the AI model market per step.
 
-Phases of a quarter (docs/ODD.md, "Process overview"):
+Phases of a quarter (docs/ODD.md, "Process overview"), and where each lives:
 
-1. technology — GPU price, serving efficiency and the closed frontier advance;
-2. releases — historical table up to ``history_until``, lab rules afterwards;
-3. serving cost — per option, from GPU price, throughput and *active* parameters;
-4. hosts enter and exit — entry when expected profit beats onboarding cost;
-5. prices — Bertrand–Nash (zeta-markup fixed point) or adaptive;
-6. developers choose — a share re-optimises; nested logit; draws in one compiled pass;
-7. demand grows — Bass adoption; tokens per developer grow and respond to price;
-8. accounting — revenue, cost, margins, Meta's payoff, consumer surplus; data collection.
+1. technology — GPU price, serving efficiency and the closed frontier advance
+   (:meth:`OpenWeightMarket._technology`);
+2. releases — historical table up to ``history_until``, lab rules afterwards
+   (:meth:`OpenWeightMarket._releases`, ``agents.Lab.release``);
+3. options and serving cost — per option, from GPU price, throughput and *active* parameters
+   (``options.quarter_options``, ``serving.ServingConditions``; self-hosting:
+   ``serving.self_host_price``);
+4. hosts enter and exit — entry when expected profit beats onboarding cost
+   (``hosts.entry_candidates``, ``hosts.enter``, ``hosts.HostingProvider.review``);
+5. prices — Bertrand–Nash (zeta-markup fixed point) or adaptive (``pricing.quarter_prices``);
+6. developers choose — a share re-optimises; nested logit; draws in one compiled pass
+   (``choice.group_developers``, ``choice.demand_system``, ``choice.choose``);
+7. accounting — the quarter booked into a record (``booking.book_quarter``), labs and hosts
+   book themselves from it, Meta's payoff (``meta_payoff.meta_payoff``), the report
+   (``metrics.QuarterBook``) and data collection;
+8. demand grows — Bass adoption; tokens per developer grow and respond to price.
 """
 
 from __future__ import annotations
@@ -354,7 +362,6 @@ class OpenWeightMarket(mesa.Model):
         groups = self._groups(opts)
         if groups.rows.size == 0:  # nobody has adopted yet: price for prospective demand
             groups = self._groups(opts, everyone=True)
-            groups.choosers = np.zeros(groups.rows.size, dtype=bool)
         return groups, self._demand_system(opts, groups)
 
     def _hosts_enter_exit(self) -> None:
