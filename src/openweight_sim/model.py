@@ -141,6 +141,8 @@ class OpenWeightMarket(mesa.Model):
         self.enterprise_segment = next((i for i, s in enumerate(segments) if s.enterprise), -1)
         self.developers = DeveloperPopulation(sc, self.rng)
         views = sc.developers.count <= VIEWS_UP_TO if developer_agents is None else developer_agents
+        # Mesa 3 keeps its agents-by-type registry in ``_agents_by_type`` (a dict it looks
+        # types up in); ours is that dict, with the developer views pending.
         registry = AgentsByType(self._create_developer_views if views else None)
         registry.update(dict.items(self._agents_by_type))
         self._agents_by_type = registry
