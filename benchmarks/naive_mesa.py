@@ -40,6 +40,7 @@ from openweight_sim import market
 from openweight_sim.agents import NO_CHOICE, OUTSIDE
 from openweight_sim.model import OpenWeightMarket
 from openweight_sim.options import Options, availability, segment_utility
+from openweight_sim.scenario import quarter_label
 
 
 class _Captured(Exception):
@@ -119,11 +120,11 @@ def capture_quarter(
     opts, demand, groups, eq = box["opts"], box["demand"], box["groups"], box["eq"]
     sc = model.config.developers
     seg = model.segments
-    self_price = demand["self_price"]
+    self_price = demand.self_price
     u_seg = segment_utility(opts, seg, model._ecosystem(), self_price, sc.self_host_overhead)
     J = opts.size
-    price_table = np.where(opts.fixed[None, :], self_price, eq.prices[None, :])
-    col_of_key = np.full(len(model._offer_keys) + 2, -1, dtype=np.int64)
+    price_table = np.where(opts.self_hosted[None, :], self_price, eq.prices[None, :])
+    col_of_key = np.full(len(model.offers) + 2, -1, dtype=np.int64)
     col_of_key[opts.key] = np.arange(J)
     dev = model.developers
     state = {
@@ -135,7 +136,7 @@ def capture_quarter(
         "base_tokens": dev.base_tokens.copy(),
     }
     inputs = QuarterInputs(
-        label=model.label(model.q),
+        label=quarter_label(model.q),
         opts=opts,
         u_seg=u_seg,
         available=availability(opts, seg),
@@ -148,7 +149,7 @@ def capture_quarter(
         state=state,
         col_of_key=col_of_key,
         shares=eq.shares.copy(),
-        group_rows=(groups["rows"].copy(), groups["inverse"].copy()),
+        group_rows=(groups.rows.copy(), groups.inverse.copy()),
         params={
             "reoptimize_rate": sc.reoptimize_rate,
             "finetune_rate": sc.finetune_rate,
@@ -347,13 +348,13 @@ def vectorised_choice_quarters(
         groups = model._groups(opts)
         demand = model._demand_system(opts, groups)
         shares = market.logit_shares(
-            demand["delta"],
+            demand.delta,
             inputs.prices,
-            demand["alpha"],
+            demand.alpha,
             nest=opts.rid,
             sigma=inputs.sigma,
             log_price=True,
-            available=demand["available"],
+            available=demand.available,
         )
         model._choose(opts, demand, groups, dataclasses.replace(eq, shares=shares))
     return time.perf_counter() - t0

@@ -9,7 +9,9 @@ import pytest
 
 from openweight_sim import OpenWeightMarket
 from openweight_sim.agents import Developer, HostingProvider, Lab
+from openweight_sim.scenario import quarter_label
 
+SMALL_KW = {"developers.count": 300}
 REQUIRED = [
     "quarter",
     "price_closed",
@@ -72,6 +74,49 @@ def test_agents_by_type(baseline_small):
     d = next(iter(devs))
     assert d.segment in m.config.developers.segments
     assert isinstance(d.tokens, float)
+
+
+def test_developer_views_built_on_first_access_one_per_developer():
+    m = OpenWeightMarket("baseline", rng=2, **{"developers.count": 500})
+    m.run_model(max_steps=6)
+    # set-up and running create no views (white-box: Mesa's own registry dict)
+    assert not dict.__contains__(m._agents_by_type, Developer)
+    assert len(m._all_agents) == len(m.config.labs) + len(m.config.hosts)
+    devs = m.agents_by_type[Developer]
+    assert devs is m.agents_by_type[Developer]  # built once
+    dev = m.developers
+    assert sorted(d.row for d in devs) == list(range(dev.count))
+    names = list(m.config.developers.segments)
+    for d in devs:
+        i = d.row
+        assert d.segment == names[dev.segment[i]]
+        assert d.adopted == bool(dev.adopted[i])
+        assert d.tokens == float(dev.tokens[i])
+        assert d.choice == m.offers.name(int(dev.choice[i]))
+    assert any(d.choice not in (None, "outside") for d in devs)
+    # views are Mesa agents: in the model's agent set, and the run continues with them
+    assert len(m.agents) == dev.count + len(m.config.labs) + len(m.config.hosts)
+    m.step()
+    assert {d.tokens for d in devs} == set(dev.tokens.astype(float).tolist())
+
+
+def test_developer_views_switched_off_or_beyond_the_default_limit():
+    off = OpenWeightMarket("baseline", rng=0, developer_agents=False, **SMALL_KW)
+    assert Developer not in off.agents_by_type
+    assert {type(a) for a in off.agents} == {Lab, HostingProvider}
+    big = OpenWeightMarket("baseline", rng=0, **{"developers.count": 50_001})
+    assert Developer not in big.agents_by_type
+    on = OpenWeightMarket("baseline", rng=0, developer_agents=True, **SMALL_KW)
+    assert len(on.agents_by_type[Developer]) == 300
+
+
+def test_views_do_not_change_results():
+    a = OpenWeightMarket("baseline", rng=4, **SMALL_KW)
+    b = OpenWeightMarket("baseline", rng=4, developer_agents=False, **SMALL_KW)
+    assert len(a.agents_by_type[Developer]) == 300  # built before the run
+    a.run_model(max_steps=5)
+    b.run_model(max_steps=5)
+    pd.testing.assert_frame_equal(a.quarters_frame(), b.quarters_frame())
 
 
 def test_tokens_bought_equal_tokens_sold(baseline_small):
@@ -138,7 +183,7 @@ def test_license_threshold_excludes_platforms(baseline_small):
     dev = m.developers
     plat = dev.segment_names.index("platform")
     rows = np.flatnonzero((dev.segment == plat) & (dev.choice >= 0))
-    names = [m.offer_name(int(k)) for k in dev.choice[rows]]
+    names = [m.offers.name(int(k)) for k in dev.choice[rows]]
     meta_models = [r.name for r in m.releases.values() if r.lab == "meta"]
     assert not any(n.startswith(tuple(meta_models)) for n in names)
 
@@ -149,7 +194,7 @@ def test_regulated_developers_only_self_host(baseline_small):
     reg = dev.segment_names.index("regulated")
     rows = np.flatnonzero((dev.segment == reg) & (dev.choice >= 0))
     assert rows.size > 0
-    assert all(m.offer_name(int(k)).endswith("(self-hosted)") for k in dev.choice[rows])
+    assert all(m.offers.name(int(k)).endswith("(self-hosted)") for k in dev.choice[rows])
 
 
 def test_bass_adoption_matches_closed_form_with_effects_off():
@@ -190,7 +235,7 @@ def _active_names(model: OpenWeightMarket) -> dict[tuple[str, str, str], str]:
 
 
 def _step_to(model: OpenWeightMarket, quarter: str) -> OpenWeightMarket:
-    while model.label(model.q) != quarter:
+    while quarter_label(model.q) != quarter:
         model.step()
     model.step()  # run the quarter itself
     return model

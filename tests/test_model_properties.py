@@ -43,7 +43,6 @@ def test_market_well_formed(kw, seed):
     for _ in range(12):
         m.step()
         dev = m.developers
-        _rows, _col = m._last_choice_cols
         # tokens bought (developers) == tokens sold (options)
         book = m.book
         assert book.total_tokens == pytest.approx(dev.tokens.sum() * dev.scale, rel=1e-12)

@@ -1,6 +1,7 @@
-"""Agents: labs and hosting providers (Mesa agents), developers (arrays + thin views).
+"""Agents: labs (Mesa agents) and developers (arrays + thin views); hosts live in ``hosts``.
 
-Labs and hosts are few and make discrete decisions, so they are ordinary Mesa agents.
+Labs and hosts are few and make discrete decisions, so they are ordinary Mesa agents
+(:class:`~openweight_sim.hosts.HostingProvider` is re-exported here).
 Developers are many (10^3–10^6): their state lives in :class:`DeveloperPopulation`, a
 struct of numpy arrays whose decisions are vectorised; :class:`Developer` agents are
 thin views onto one row each, so ``model.agents_by_type[Developer]`` still works.
@@ -8,40 +9,54 @@ thin views onto one row each, so ``model.agents_by_type[Developer]`` still works
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 import mesa
 import numpy as np
 
+from openweight_sim.hosts import HostingProvider
+from openweight_sim.meta_payoff import consolidates
+from openweight_sim.options import NO_CHOICE, OUTSIDE
+from openweight_sim.records import QuarterRecord
 from openweight_sim.releases import Release, generation_quality
-from openweight_sim.scenario import TIERS, Scenario, quarter_index
-from openweight_sim.scenario import Host as HostSpec
+from openweight_sim.scenario import TIERS, Scenario, quarter_index, quarter_label
 from openweight_sim.scenario import Lab as LabSpec
 
-if TYPE_CHECKING:
-    from openweight_sim.model import OpenWeightMarket
-
-NO_CHOICE = -1
-"""Developer has no current option (new adopter, or its model was retired)."""
-OUTSIDE = -2
-"""Developer chose not to use an LLM this quarter (the outside option)."""
+__all__ = [
+    "NO_CHOICE",
+    "OUTSIDE",
+    "AgentsByType",
+    "Developer",
+    "DeveloperPopulation",
+    "HostingProvider",
+    "Lab",
+]
 
 
 class Lab(mesa.Agent):
     """An AI lab: releases models, keeps or changes its openness policy, books revenue.
 
     Attributes:
-        key: scenario id (``"meta"``).
+        key: scenario id (e.g. ``"meta"``).
+        index: its position among the scenario's labs (its options' lab index).
         spec: its scenario parameters.
         policy: current openness policy (may change by schedule or by its objective).
         catalogue: all its releases so far.
         cash: cumulative API revenue minus serving and training cost, USD.
         training_spend: cumulative training cost, USD.
+        revenue, serving_cost, tokens: this quarter's API booking (USD, USD, M tokens).
+        training_cost_q: training cost booked this quarter, USD.
+
+    The model is the market model (``OpenWeightMarket``): a lab reads its ``config``, ``rng``
+    and ``releases`` (it is typed as a Mesa model so that this module does not import the
+    model module, which imports it).
     """
 
-    def __init__(self, model: OpenWeightMarket, key: str, spec: LabSpec):
+    def __init__(self, model: mesa.Model, key: str, spec: LabSpec, index: int = 0):
         super().__init__(model)
         self.key = key
+        self.index = index
         self.spec = spec
         self.policy = spec.policy
         self.catalogue: list[Release] = []
@@ -77,8 +92,7 @@ class Lab(mesa.Agent):
         """
         if q in self._schedule:
             self.policy = self._schedule[q]
-        threshold = self.spec.consolidate_below
-        if threshold is not None and trailing_payoff is not None and trailing_payoff < threshold:
+        if consolidates(trailing_payoff, self.spec.consolidate_below):
             self.policy = "closed"
 
     def previous_quality(self) -> float | None:
@@ -121,9 +135,9 @@ class Lab(mesa.Agent):
             active = total / getattr(spec.moe_leverage, tier)
             is_open = tier in open_tiers
             out.append(
-                model.new_release(
+                model.releases.new(
                     lab=self.key,
-                    name=f"{spec.name} {tier} {model.label(q)}",
+                    name=f"{spec.name} {tier} {quarter_label(q)}",
                     quarter=q,
                     tier=tier,
                     quality=top - (getattr(gap, tier) - gap.frontier),
@@ -145,69 +159,13 @@ class Lab(mesa.Agent):
         self.training_cost_q += cost
         self.training_spend += cost
 
-
-class HostingProvider(mesa.Agent):
-    """An inference host serving open-weight models at per-token prices.
-
-    Attributes:
-        key: scenario id (``"together"``).
-        spec: its scenario parameters.
-        serving: release ids it serves.
-        losses: consecutive loss-making quarters per served release.
-    """
-
-    def __init__(self, model: OpenWeightMarket, key: str, spec: HostSpec):
-        super().__init__(model)
-        self.key = key
-        self.spec = spec
-        self.serving: set[int] = set()
-        self.losses: dict[int, int] = {}
-        self.revenue = 0.0
-        self.cost = 0.0
-        self.tokens = 0.0
-        self.onboarding_spend = 0.0
-
-    @property
-    def name(self) -> str:
-        """Display name."""
-        return self.spec.name
-
-    @property
-    def margin(self) -> float:
-        """Gross margin this quarter, (revenue − cost)/revenue (NaN without revenue)."""
-        return (self.revenue - self.cost) / self.revenue if self.revenue > 0 else float("nan")
-
-    def may_serve(self, release: Release) -> bool:
-        """Whether licence, origin policy and capacity allow serving a release."""
-        if not release.open_weights or release.license == "research":
-            return False
-        if release.origin == "CN" and not self.spec.serves_cn_models:
-            return False
-        return len(self.serving) < self.spec.max_models
-
-    def decide_entry(self, rid: int, expected_profit_q: float) -> bool:
-        """Add a model if its expected profit over the payback horizon beats onboarding."""
-        spec = self.spec
-        gain = (expected_profit_q - spec.fixed_cost_usd) * spec.payback_quarters
-        if gain > spec.onboarding_cost_usd and len(self.serving) < spec.max_models:
-            self.serving.add(rid)
-            self.losses[rid] = 0
-            self.onboarding_spend += spec.onboarding_cost_usd
-            return True
-        return False
-
-    def review(self, profit_by_release: dict[int, float]) -> list[int]:
-        """Count loss-making quarters; drop models that lost money ``drop_after`` times running."""
-        dropped = []
-        for rid in sorted(self.serving):
-            loss = profit_by_release.get(rid, -self.spec.fixed_cost_usd) < 0
-            self.losses[rid] = self.losses.get(rid, 0) + 1 if loss else 0
-            if self.losses[rid] >= self.spec.drop_after:
-                dropped.append(rid)
-        for rid in dropped:
-            self.serving.discard(rid)
-            self.losses.pop(rid, None)
-        return dropped
+    def book(self, record: QuarterRecord) -> None:
+        """Book the quarter from the record: API revenue and serving cost, tokens, cash."""
+        api = record.lab_api(self.index)
+        self.revenue = float(record.spend[api].sum())
+        self.serving_cost = float(record.serving_cost[api].sum())
+        self.tokens = float(record.tokens[record.options.lab == self.index].sum())
+        self.cash += self.revenue - self.serving_cost - self.training_cost_q
 
 
 class DeveloperPopulation:
@@ -240,7 +198,6 @@ class DeveloperPopulation:
         sizes = np.floor(raw).astype(int)
         sizes[np.argsort(raw - sizes)[::-1][: n - sizes.sum()]] += 1
         self.segment = np.repeat(np.arange(len(segs), dtype=np.int16), sizes)
-        self.segment_sizes = sizes
         median = np.array([s.tokens_m for s in segs])[self.segment]
         sigma = np.array([s.tokens_sigma for s in segs])[self.segment]
         self.base_tokens = median * np.exp(sigma * rng.standard_normal(n))
@@ -268,9 +225,12 @@ class DeveloperPopulation:
 
 
 class Developer(mesa.Agent):
-    """A thin Mesa view onto one row of the :class:`DeveloperPopulation` arrays."""
+    """A thin Mesa view onto one row of the :class:`DeveloperPopulation` arrays.
 
-    def __init__(self, model: OpenWeightMarket, row: int):
+    The model is the market model: a view reads its ``developers`` and ``offers``.
+    """
+
+    def __init__(self, model: mesa.Model, row: int):
         super().__init__(model)
         self.row = row
 
@@ -293,4 +253,74 @@ class Developer(mesa.Agent):
     @property
     def choice(self) -> str | None:
         """Name of the current option (None if none, "outside" if not using an LLM)."""
-        return self.model.offer_name(int(self.model.developers.choice[self.row]))
+        return self.model.offers.name(int(self.model.developers.choice[self.row]))
+
+
+class AgentsByType(dict):
+    """Mesa's agents-by-type registry that creates the ``Developer`` views on first use.
+
+    Why: a view per developer costs most of the set-up time at large populations, and only
+    code that asks for ``model.agents_by_type[Developer]`` (or walks the registry) needs them.
+    Mesa's own bookkeeping (registering labs and hosts, the DataCollector reading them via
+    ``model.agent_types``, which the model answers without building) looks up other types
+    and does not trigger the views.
+    """
+
+    def __init__(self, build: Callable[[], None] | None = None) -> None:
+        """Start empty, with the views pending.
+
+        Args:
+            build: creates the views, which register themselves here; None: no views.
+        """
+        super().__init__()
+        self._build = build
+
+    @property
+    def views_pending(self) -> bool:
+        """Whether the views are offered but not built yet."""
+        return self._build is not None
+
+    def ensure_views(self) -> None:
+        """Create the views if they are still pending (once)."""
+        if self._build is not None:
+            build, self._build = self._build, None
+            build()
+
+    def __getitem__(self, key: Any) -> Any:
+        if key is Developer:
+            self.ensure_views()
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """As ``dict.get``; asking for ``Developer`` creates the views."""
+        if key is Developer:
+            self.ensure_views()
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if key is Developer:
+            self.ensure_views()
+        return super().__contains__(key)
+
+    def __iter__(self):
+        self.ensure_views()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self.ensure_views()
+        return super().__len__()
+
+    def keys(self):
+        """As ``dict.keys``, with the views created."""
+        self.ensure_views()
+        return super().keys()
+
+    def values(self):
+        """As ``dict.values``, with the views created."""
+        self.ensure_views()
+        return super().values()
+
+    def items(self):
+        """As ``dict.items``, with the views created."""
+        self.ensure_views()
+        return super().items()

@@ -10,20 +10,57 @@ phases.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from openweight_sim.releases import REFERENCE_ELO, Release
 from openweight_sim.scenario import Scenario
 
+if TYPE_CHECKING:
+    from openweight_sim.scenario import Host, Lab
+
 CLOSED_API, OPEN_API, HOSTED, SELF_HOST = 0, 1, 2, 3
-KIND_NAMES = {
-    CLOSED_API: "closed_api",
-    OPEN_API: "open_api",
-    HOSTED: "hosted",
-    SELF_HOST: "self_host",
-}
+"""Option kinds: a closed model's API, a lab's API for its open model, a host, self-hosting."""
+NO_CHOICE = -1
+"""Developer has no current option (new adopter, or its model was retired)."""
+OUTSIDE = -2
+"""Developer chose not to use an LLM this quarter (the outside option)."""
+TIER_CODE = {"frontier": 0, "mid": 1, "small": 2}
+
+
+class Option(NamedTuple):
+    """One option as the model builds it: a release reached one way.
+
+    (A named tuple rather than a frozen dataclass: a quarter builds a few hundred, twice,
+    and a tuple is several times cheaper to create.)
+
+    Attributes:
+        key: stable id of the option across quarters (see :class:`OfferCatalogue`).
+        kind: CLOSED_API, OPEN_API, HOSTED or SELF_HOST.
+        release: the release offered.
+        lab: index of the release's lab.
+        host: index of the host (−1 unless HOSTED).
+        brand: utility constant (lab brand, plus host brand, minus licence friction).
+        name: display name, e.g. ``"Llama 3 70B (Together)"``.
+        server_efficiency: efficiency of whoever serves it (lab, host; 1 for self-hosting).
+        gpu_price_factor: the server's GPU price relative to the reference.
+        cost_multiplier: multiplies the serving cost; a self-hosting option's cost is at full
+            utilisation (segments divide by their own), so it carries the reference one.
+    """
+
+    key: int
+    kind: int
+    release: Release
+    lab: int
+    host: int
+    brand: float
+    name: str
+    server_efficiency: float
+    gpu_price_factor: float = 1.0
+    cost_multiplier: float = 1.0
 
 
 @dataclass
@@ -38,7 +75,10 @@ class Options:
         quality, cost: Elo and marginal serving cost (USD/M tokens; self-host: GPU cost).
         open, cn, community, research: release flags.
         brand: utility constant (lab + host).
-        active_b, total_b: parameters of the release, billions.
+        tier: tier code (0 frontier, 1 mid, 2 small).
+        mau_threshold: the community licence's MAU threshold of the release's lab.
+        active_b: active parameters of the release, billions.
+        names: display names.
     """
 
     key: np.ndarray
@@ -65,8 +105,8 @@ class Options:
         return int(self.key.size)
 
     @property
-    def fixed(self) -> np.ndarray:
-        """Options priced at cost by their users (self-hosting): no markup."""
+    def self_hosted(self) -> np.ndarray:
+        """Self-hosting options: priced at their own cost by their users, no markup."""
         return self.kind == SELF_HOST
 
     @property
@@ -74,51 +114,43 @@ class Options:
         """Options bought per token from a firm."""
         return self.kind != SELF_HOST
 
-    def subset(self, mask: np.ndarray) -> Options:
-        """The options where ``mask`` holds."""
-        kw = {k: v[mask] for k, v in self.__dict__.items() if isinstance(v, np.ndarray)}
-        return Options(**kw, names=[n for n, m in zip(self.names, mask, strict=True) if m])
-
-
-TIER_CODE = {"frontier": 0, "mid": 1, "small": 2}
-
 
 def build_options(
-    rows: list[tuple[int, int, Release, int, int, float, float, str]],
-    mau_threshold: dict[str, float],
+    items: Sequence[Option],
+    mau_threshold: Mapping[str, float],
+    cost: np.ndarray,
+    n_labs: int,
 ) -> Options:
-    """Assemble :class:`Options` from rows.
+    """Assemble :class:`Options` (struct of arrays) from the quarter's options.
 
     Args:
-        rows: ``(key, kind, release, lab_index, host_index, cost, brand, name)`` per option.
+        items: the options, in column order.
         mau_threshold: community-licence MAU threshold per lab id.
+        cost: marginal serving cost per option, USD per M tokens.
+        n_labs: number of labs (hosts' pricing-firm ids follow the labs').
     """
-    if not rows:
-        rows = []
-    key = np.array([r[0] for r in rows], dtype=np.int64)
-    kind = np.array([r[1] for r in rows], dtype=np.int8)
-    rels = [r[2] for r in rows]
-    lab = np.array([r[3] for r in rows], dtype=np.int64)
-    host = np.array([r[4] for r in rows], dtype=np.int64)
-    return Options(
-        key=key,
-        kind=kind,
+    rels = [o.release for o in items]
+    opts = Options(
+        key=np.array([o.key for o in items], dtype=np.int64),
+        kind=np.array([o.kind for o in items], dtype=np.int8),
         rid=np.array([r.rid for r in rels], dtype=np.int64),
-        lab=lab,
-        host=host,
-        firm=np.zeros(len(rows), dtype=np.int64),
+        lab=np.array([o.lab for o in items], dtype=np.int64),
+        host=np.array([o.host for o in items], dtype=np.int64),
+        firm=np.zeros(len(items), dtype=np.int64),
         quality=np.array([r.quality for r in rels], dtype=float),
-        cost=np.array([r[5] for r in rows], dtype=float),
+        cost=np.asarray(cost, dtype=float),
         open=np.array([r.open_weights for r in rels], dtype=bool),
         cn=np.array([r.origin == "CN" for r in rels], dtype=bool),
         community=np.array([r.license == "community" for r in rels], dtype=bool),
         research=np.array([r.license == "research" for r in rels], dtype=bool),
-        brand=np.array([r[6] for r in rows], dtype=float),
+        brand=np.array([o.brand for o in items], dtype=float),
         tier=np.array([TIER_CODE[r.tier] for r in rels], dtype=np.int8),
         mau_threshold=np.array([mau_threshold.get(r.lab, np.inf) for r in rels], dtype=float),
         active_b=np.array([r.active_b for r in rels], dtype=float),
-        names=[r[7] for r in rows],
+        names=[o.name for o in items],
     )
+    assign_firms(opts, n_labs)
+    return opts
 
 
 def assign_firms(opts: Options, n_labs: int) -> None:
@@ -127,6 +159,112 @@ def assign_firms(opts: Options, n_labs: int) -> None:
     selfh = opts.kind == SELF_HOST
     firm[selfh] = -1 - np.arange(int(selfh.sum()))
     opts.firm = firm
+
+
+class OfferCatalogue:
+    """Stable ids and names of options (kind, release, host) across quarters.
+
+    A developer's current option is stored as this id, so it survives the option's column
+    moving between quarters.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[int, int, int], int] = {}
+        self._names: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def key(self, kind: int, release: Release, host: int, via: str) -> int:
+        """Id of the option (kind, release, host), registered under "<release> (<via>)"."""
+        k = (kind, release.rid, host)
+        if k not in self._keys:
+            self._keys[k] = len(self._keys)
+            self._names.append(f"{release.name} ({via})")
+        return self._keys[k]
+
+    def name(self, key: int) -> str | None:
+        """Name of an option by id (None for no choice, "outside" for no LLM)."""
+        if key == NO_CHOICE:
+            return None
+        if key == OUTSIDE:
+            return "outside"
+        return self._names[key]
+
+
+def quarter_options(
+    catalogue: OfferCatalogue,
+    releases: Sequence[Release],
+    labs: Mapping[str, Lab],
+    hosts: Sequence[tuple[Host, Collection[int]]],
+    utilization: float,
+    candidates: set[tuple[int, int]] | None = None,
+) -> list[Option]:
+    """Every way to use each active release this quarter, in column order.
+
+    Per release (by id): the lab's API if it runs one; for open weights, each host that
+    serves it (or is testing entry: ``candidates`` holds (host index, release id)), then
+    self-hosting.
+
+    Args:
+        catalogue: the stable ids of options.
+        releases: the active releases, sorted by id.
+        labs: each lab's parameters by id, in index order.
+        hosts: each host's parameters and the release ids it serves, in index order.
+        utilization: the reference utilisation (self-hosting's cost is at full utilisation).
+        candidates: hosted offers under test by the entry phase.
+    """
+    lab_of = {key: (i, spec) for i, (key, spec) in enumerate(labs.items())}
+    out: list[Option] = []
+    for rel in releases:
+        li, spec = lab_of[rel.lab]
+        if spec.first_party_api:
+            kind = OPEN_API if rel.open_weights else CLOSED_API
+            out.append(
+                Option(
+                    key=catalogue.key(kind, rel, -1, "API"),
+                    kind=kind,
+                    release=rel,
+                    lab=li,
+                    host=-1,
+                    brand=spec.brand,
+                    name=f"{rel.name} (API)",
+                    server_efficiency=spec.serving_efficiency,
+                )
+            )
+        if not rel.open_weights:
+            continue
+        for hi, (host, serving) in enumerate(hosts):
+            if rel.rid in serving or (candidates and (hi, rel.rid) in candidates):
+                out.append(
+                    Option(
+                        key=catalogue.key(HOSTED, rel, hi, host.name),
+                        kind=HOSTED,
+                        release=rel,
+                        lab=li,
+                        host=hi,
+                        brand=spec.brand + host.brand - spec.license_friction,
+                        name=f"{rel.name} ({host.name})",
+                        server_efficiency=host.efficiency,
+                        gpu_price_factor=host.gpu_price_factor,
+                    )
+                )
+        # Self-hosting: GPU cost at full utilisation; segments divide by their own.
+        out.append(
+            Option(
+                key=catalogue.key(SELF_HOST, rel, -1, "self-hosted"),
+                kind=SELF_HOST,
+                release=rel,
+                lab=li,
+                host=-1,
+                brand=spec.brand - spec.license_friction,
+                name=f"{rel.name} (self-hosted)",
+                server_efficiency=1.0,
+                gpu_price_factor=1.0,
+                cost_multiplier=utilization,
+            )
+        )
+    return out
 
 
 @dataclass
@@ -143,14 +281,13 @@ class SegmentArrays:
     api_constant: np.ndarray
     open_constant: np.ndarray
     outside: np.ndarray
-    hobbyist_research: np.ndarray
+    noncommercial: np.ndarray
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> SegmentArrays:
         """Read the segments of a scenario."""
         dev = scenario.developers
         segs = list(dev.segments.values())
-        names = list(dev.segments)
 
         def arr(attr: str) -> np.ndarray:
             return np.array([getattr(s, attr) for s in segs], dtype=float)
@@ -166,7 +303,7 @@ class SegmentArrays:
             api_constant=arr("api_constant"),
             open_constant=arr("open_constant"),
             outside=arr("outside_utility"),
-            hobbyist_research=np.array(["hobby" in n for n in names]),
+            noncommercial=np.array([s.noncommercial for s in segs], dtype=bool),
         )
 
 
@@ -175,29 +312,12 @@ def availability(opts: Options, seg: SegmentArrays) -> np.ndarray:
 
     Residency needs rule out every API (self-hosting only); a segment whose products
     have at least the community licence's MAU threshold may not use those weights;
-    research-licensed weights are for non-commercial (hobbyist) use only.
+    research-licensed weights are for non-commercial segments only.
     """
     blocked = seg.requires_self_host[:, None] & opts.api[None, :]
     blocked |= (seg.mau[:, None] >= opts.mau_threshold[None, :]) & opts.community[None, :]
-    blocked |= ~seg.hobbyist_research[:, None] & opts.research[None, :]
+    blocked |= ~seg.noncommercial[:, None] & opts.research[None, :]
     return ~blocked
-
-
-def self_host_price(
-    opts: Options, seg: SegmentArrays, gpu_cost_full_util: np.ndarray, median_tokens: np.ndarray
-) -> np.ndarray:
-    """Each segment's own cost of self-hosting each option, USD per M tokens (S×J).
-
-    GPU cost at the segment's utilisation plus its fixed engineering cost per quarter
-    spread over its volume. NaN for options that are not self-hosting.
-    """
-    out = np.full((seg.alpha.size, opts.size), np.nan)
-    sh = opts.fixed
-    if sh.any():
-        gpu = gpu_cost_full_util[sh][None, :] / seg.self_host_util[:, None]
-        fixed = seg.self_host_fixed[:, None] / np.maximum(median_tokens[:, None], 1e-9)
-        out[:, sh] = gpu + fixed
-    return out
 
 
 def segment_utility(
@@ -220,9 +340,9 @@ def segment_utility(
     u = u - seg.cn_aversion[:, None] * opts.cn[None, :]
     u = u + seg.api_constant[:, None] * opts.api[None, :]
     u = u + seg.open_constant[:, None] * opts.open[None, :]
-    u = u - self_host_overhead * opts.fixed[None, :]
+    u = u - self_host_overhead * opts.self_hosted[None, :]
     u = u - seg.outside[:, None]
-    sh = opts.fixed
+    sh = opts.self_hosted
     if sh.any():
         u[:, sh] -= seg.alpha[:, None] * np.log(self_price[:, sh])
     return u

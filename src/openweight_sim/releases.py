@@ -8,6 +8,7 @@ fraction of their gap per generation) — a projection, not replayed history.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -61,6 +62,41 @@ class Release:
     def leverage(self) -> float:
         """MoE leverage: total over active parameters (1 for dense models)."""
         return self.total_b / self.active_b
+
+
+class Releases(dict[int, Release]):
+    """Every release of a run by id; :meth:`new` issues the next id."""
+
+    def new(self, **fields: Any) -> Release:
+        """Create a release record with a fresh id and register it."""
+        rel = Release(rid=len(self), **fields)
+        self[rel.rid] = rel
+        return rel
+
+
+def best_qualities(
+    releases: Iterable[Release],
+    active: Iterable[Release],
+    sells_api: Callable[[str], bool],
+) -> tuple[float, float]:
+    """Best closed and best open quality so far (NaN where there is none).
+
+    Closed: every closed release of a lab that sells an API. Open: the best active open
+    release under a commercial licence (research-only weights do not count), or, when there
+    is none, the best open release ever.
+
+    Args:
+        releases: every release so far.
+        active: the releases on the market.
+        sells_api: whether a lab (by id) runs its own API.
+    """
+    releases = list(releases)
+    closed_q = [r.quality for r in releases if not r.open_weights and sells_api(r.lab)]
+    best_open = [r.quality for r in active if r.open_weights and r.license != "research"]
+    all_open = [r.quality for r in releases if r.open_weights]
+    best_closed = max(closed_q) if closed_q else float("nan")
+    best = max(best_open or all_open) if (best_open or all_open) else float("nan")
+    return best_closed, best
 
 
 @cache

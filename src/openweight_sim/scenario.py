@@ -203,6 +203,12 @@ class Segment(Strict):
     outside_utility: float = Field(
         0.0, ge=-20, le=20, description="utility of not using an LLM this quarter"
     )
+    noncommercial: bool = Field(
+        False, description="non-commercial use: may use research-licensed weights"
+    )
+    enterprise: bool = Field(
+        False, description="the segment the enterprise columns report (API spend shares)"
+    )
 
 
 class Developers(Strict):
@@ -237,6 +243,11 @@ class Developers(Strict):
         total = sum(s.share for s in self.segments.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"segment shares must sum to 1 (got {total:.6g})")
+        enterprise = [k for k, s in self.segments.items() if s.enterprise]
+        if len(enterprise) > 1:
+            raise ValueError(
+                f"segments: at most one may be the enterprise segment (got {enterprise})"
+            )
         return self
 
 
@@ -309,6 +320,18 @@ class MetaPayoff(Strict):
     capex_growth: float = Field(0.35, ge=-0.5, le=5, description="per year")
 
 
+class Reporting(Strict):
+    """Which labs the lab-specific report columns follow (no effect on the dynamics)."""
+
+    flagship_lab: str | None = Field(
+        None, description="closed_flagship_price follows this lab's frontier-tier API price"
+    )
+    enterprise_share_labs: list[str] = Field(
+        default_factory=list,
+        description="labs with an enterprise_spend_share_<lab> column (enterprise API spend)",
+    )
+
+
 class Scenario(Strict):
     """A complete, validated scenario."""
 
@@ -326,6 +349,7 @@ class Scenario(Strict):
     hosts: dict[str, Host]
     developers: Developers
     meta_payoff: MetaPayoff = Field(default_factory=MetaPayoff)
+    reporting: Reporting = Field(default_factory=Reporting)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -333,6 +357,12 @@ class Scenario(Strict):
             raise ValueError(f"end {self.end} is before start {self.start}")
         if self.meta_payoff.lab not in self.labs:
             raise ValueError(f"meta_payoff.lab {self.meta_payoff.lab!r} is not a lab")
+        rep = self.reporting
+        if rep.flagship_lab is not None and rep.flagship_lab not in self.labs:
+            raise ValueError(f"reporting.flagship_lab: {rep.flagship_lab!r} is not a lab")
+        for lab in rep.enterprise_share_labs:
+            if lab not in self.labs:
+                raise ValueError(f"reporting.enterprise_share_labs: {lab!r} is not a lab")
         return self
 
     @property

@@ -73,4 +73,5 @@ class OutputSpec:
 def numeric_columns(scenario: Scenario) -> list[str]:
     """The model's numeric per-quarter columns for this scenario (what outputs may name)."""
     text = {f.name for f in fields(QuarterBook) if f.type in ("str", str)}
-    return [c for c in model_reporters(list(scenario.labs)) if c not in text]
+    reporters = model_reporters(list(scenario.labs), scenario.reporting.enterprise_share_labs)
+    return [c for c in reporters if c not in text]
