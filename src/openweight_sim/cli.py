@@ -21,6 +21,8 @@ from typing import Any
 import pandas as pd
 
 from openweight_sim import __version__
+from openweight_sim.clierrors import guard_main, validate_numbers
+from openweight_sim.outdir import add_force_flag, out_dir_for
 from openweight_sim.scenario import (
     Scenario,
     ScenarioError,
@@ -114,10 +116,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.replications < 1:
         raise CliError("run: --replications must be >= 1")
     scenario = load_scenario(args.scenario, overrides_from(args))
-    out = Path(args.out or Path("results") / scenario.name)
+    out = out_dir_for(args, Path("results") / scenario.name, "run")
     seeds = spawn_seeds(args.seed, args.replications)
     started = time.perf_counter()
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "run") as tmp:
         frames = []
         for i, s in enumerate(seeds):
             model = OpenWeightMarket(scenario, rng=s).run_model()
@@ -212,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--replications", type=int, default=1)
     p.add_argument("--out", help="results directory (default results/<scenario>)")
+    add_force_flag(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("schema", help="print the scenario JSON Schema")
@@ -230,9 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
-    return parser
+    return validate_numbers(parser)
 
 
+@guard_main
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``openweight-sim`` console script."""
     import matplotlib

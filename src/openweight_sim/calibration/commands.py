@@ -15,12 +15,12 @@ import argparse
 import datetime as dt
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from openweight_sim.calibration.facts import IN_SAMPLE_END, IN_SAMPLE_START, load_facts
+from openweight_sim.outdir import add_force_flag, out_dir_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--out", help="results directory (default results/validate-<scenario>)")
+    add_force_flag(p)
     p.add_argument("--set", action="append", metavar="PATH=VALUE", help="override a parameter")
     p.set_defaults(func=cmd_validate)
 
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--scenario", default="baseline", help="scenario to fit (default baseline)")
     p.add_argument("--out", help="results directory (default results/calibrate)")
+    add_force_flag(p)
     p.add_argument("--replications", type=int, default=3, help="runs per evaluation (default 3)")
     p.add_argument("--seed", type=int, default=0, help="root seed of runs and optimiser")
     p.add_argument(
@@ -102,12 +104,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise CliError(f"validate: --replications must be >= 1 (got {args.replications})")
     scenario = load_scenario(args.scenario, overrides_from(args))
     facts = load_facts()
-    out = Path(args.out or Path("results") / f"validate-{scenario.name}")
+    out = out_dir_for(args, f"results/validate-{scenario.name}", "validation")
     seeds = spawn_seeds(args.seed, args.replications)
     started = time.perf_counter()
     sim = simulate(scenario, seeds=seeds)
     card = scorecard(sim, facts)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "validation") as tmp:
         card.to_csv(tmp / "scorecard.csv", index=False)
         sim.to_csv(tmp / "quarters.csv", index=False)
         plot_validation(
@@ -270,7 +272,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     load_scenario(scenario, overrides)
     load_facts()
-    out = Path(args.out or Path("results") / "calibrate")
+    out = out_dir_for(args, "results/calibrate", "calibration")
     bar = tqdm(total=args.max_evals, desc="calibrate", unit="eval", file=sys.stderr)
 
     def progress(ev: Any, best: Any) -> None:
@@ -295,7 +297,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     date = dt.date.today().isoformat()
     start_hits, total = hit_rate(start_card)
     fitted_hits, _ = hit_rate(fitted_card)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "calibration") as tmp:
         atomic_write_text(
             tmp / "fitted.yaml", fitted_yaml(result, date, start_hits, fitted_hits, total)
         )

@@ -20,6 +20,7 @@ import pandas as pd
 
 from openweight_sim import __version__
 from openweight_sim.experiments.executors import EXECUTORS, default_workers
+from openweight_sim.outdir import add_force_flag, out_dir_for
 from openweight_sim.scenario import QUARTER_RE, ScenarioError
 
 SWEEP_EPILOG = """\
@@ -101,12 +102,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not both:
         raise ScenarioError(args.b, "", f"shares no quarter with {sa.name}")
     quarters = _parse_quarters(args.quarters, both)
-    out = Path(args.out or Path("results") / f"compare-{sa.name}-vs-{sb.name}")
+    out = out_dir_for(args, f"results/compare-{sa.name}-vs-{sb.name}", "compare")
     started = time.perf_counter()
     qa, qb = paired_runs(sa, sb, args.replications, args.seed, None, args.executor, args.workers)
     table = compare_frames(qa, qb, quarters)
     text = thesis_text(table, sa.name, sb.name, args.replications, args.seed)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "compare") as tmp:
         write_table(table, tmp, "compare")
         write_table(qa, tmp, "quarters_a")
         write_table(qb, tmp, "quarters_b")
@@ -167,7 +168,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     _check_workers(args, "sweep")
     spec, path = read_sweep_file(args.file)
-    out = Path(args.out or Path("results") / "sweeps" / (spec.name or path.stem))
+    out = out_dir_for(args, Path("results") / "sweeps" / (spec.name or path.stem), "sweep")
     executor = "dask" if args.scheduler else args.executor
     workers = 1 if executor == "serial" else (args.workers or default_workers())
     try:
@@ -179,6 +180,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             resume=args.resume,
             progress=not args.no_progress,
+            replace=args.force,
         )
     except KeyboardInterrupt:
         store = RunStore(out)
@@ -368,8 +370,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             "",
             "sweep incomplete; finish it with `openweight-sim sweep FILE --out DIR --resume`",
         )
-    out = Path(args.out or Path(args.sweep_dir) / f"analysis-{method}")
-    with atomic_dir(out) as tmp:
+    default = Path(args.sweep_dir) / f"analysis-{method}"
+    out = out_dir_for(args, default, "analysis", inputs=[args.sweep_dir])
+    with atomic_dir(out, "analysis") as tmp:
         if method == "prim":
             text = _write_prim(sweep, args, tmp)
         else:
@@ -411,6 +414,7 @@ def register(sub: Any) -> None:
     p.add_argument("--executor", choices=EXECUTORS, default="serial")
     p.add_argument("--workers", type=int, help="parallel workers (default: CPUs)")
     p.add_argument("--out", help="results directory (default results/compare-A-vs-B)")
+    add_force_flag(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
@@ -436,6 +440,7 @@ def register(sub: Any) -> None:
         "(implies --executor dask)",
     )
     p.add_argument("--out", help="sweep directory (default results/sweeps/<name>)")
+    add_force_flag(p)
     p.add_argument(
         "--resume",
         action="store_true",
@@ -483,4 +488,5 @@ def register(sub: Any) -> None:
         help="prim: drop limits whose quasi-p-value exceeds this (default 0.5)",
     )
     p.add_argument("--out", help="default SWEEP_DIR/analysis-<method>")
+    add_force_flag(p)
     p.set_defaults(func=cmd_analyze)
