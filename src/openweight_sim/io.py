@@ -53,6 +53,7 @@ def atomic_dir(target: str | Path, kind: str | None = None) -> Iterator[Path]:
             if kind is not None:
                 _write_marker(tmp, kind)
             (tmp / LOCK).unlink()
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide results from others
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -65,6 +66,12 @@ def atomic_dir(target: str | Path, kind: str | None = None) -> Iterator[Path]:
             tmp.rename(target)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write a text file via a temporary name and an atomic rename."""
     path = Path(path)
@@ -74,6 +81,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
             fh.flush()
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())  # as open() would have made it
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -111,8 +111,11 @@ class DirLock:
         self.path, self.fd = path, fd
 
     @classmethod
-    def acquire(cls, path: str | Path) -> DirLock | None:
-        """Lock ``path`` (created if missing) without waiting; None if someone holds it."""
+    def acquire(cls, path: str | Path, record_pid: bool = True) -> DirLock | None:
+        """Lock ``path`` (created if missing) without waiting; None if someone holds it.
+
+        ``record_pid=False`` only tests the lock and leaves the file's bytes as they were.
+        """
         path = Path(path)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -122,8 +125,9 @@ class DirLock:
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 return None
             raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        if record_pid:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         return cls(path, fd)
 
     def release(self) -> None:
@@ -138,7 +142,7 @@ def lock_holder(path: str | Path) -> int | None:
     path = Path(path)
     if not path.is_file():
         return None
-    lock = DirLock.acquire(path)
+    lock = DirLock.acquire(path, record_pid=False)
     if lock is not None:
         lock.release()
         return None
@@ -175,7 +179,7 @@ def clean_leftovers(parent: str | Path) -> list[Path]:
         if entry.is_symlink() or not entry.is_dir():
             continue
         if TMP_RE.match(entry.name) and (entry / LOCK).is_file():
-            lock = DirLock.acquire(entry / LOCK)
+            lock = DirLock.acquire(entry / LOCK, record_pid=False)
             if lock is None:
                 continue
             try:
@@ -248,7 +252,9 @@ def _check_existing(p: Path, kind: str, force: bool, resume: bool) -> None:
     have = results_kind(p)
     if have is None:
         n = sum(1 for _ in p.iterdir())
-        what = "an empty directory" if n == 0 else f"a directory of {n} entries"
+        what = (
+            "an empty directory" if n == 0 else f"a directory of {n} entr{'y' if n == 1 else 'ies'}"
+        )
         raise ScenarioError(
             shown,
             "",

@@ -71,11 +71,11 @@ def check_plain_name(name: str) -> str:
     if len(name) > NAME_MAX_CHARS:
         raise ValueError(f"must be at most {NAME_MAX_CHARS} characters (got {len(name)})")
     if "/" in name or "\\" in name:
-        raise ValueError(f"must be a plain name, not a path (got {name!r})")
+        raise ValueError("must be a plain name, not a path")
     if ".." in name or name.startswith("."):
-        raise ValueError(f"must not contain '..' or start with '.' (got {name!r})")
+        raise ValueError("must not contain '..' or start with '.'")
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
-        raise ValueError(f"must not contain control characters (got {name!r})")
+        raise ValueError("must not contain control characters")
     return name
 
 
@@ -435,6 +435,8 @@ def _resolve_path(ref: str, relative_to: Path | None = None) -> Path:
     candidate = bundled_dir() / f"{ref}.yaml"
     if candidate.exists():
         return candidate
+    if p.exists():  # a directory or a file without .yaml: read_text_file says what it is
+        return p
     names = ", ".join(bundled_names())
     raise ScenarioError(ref, "", f"no such scenario (bundled: {names}; or give a .yaml path)")
 
@@ -582,14 +584,19 @@ def format_validation_error(source: str, exc: ValidationError) -> ScenarioError:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
     msg = err["msg"].removeprefix("Value error, ")
+    msg = {"finite_number": "must be finite", "int_parsing_size": "integer too large"}.get(
+        err["type"], msg
+    )
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
-    elif err["type"] == "finite_number":
-        msg = "must be finite"
-    elif err["type"] == "int_parsing_size":
-        msg = "integer too large"
-    elif err["type"] != "missing" and "input" in err and not isinstance(err["input"], dict):
-        msg = f"{msg} (got {err['input']!r})"
+    elif (
+        err["type"] != "missing"
+        and "input" in err
+        and not isinstance(err["input"], dict)
+        and "(got " not in msg
+    ):
+        got = repr(err["input"])
+        msg = f"{msg} (got {got if len(got) <= 60 else got[:56] + '...' + got[-1]})"
     return ScenarioError(source, loc, msg)
 
 
