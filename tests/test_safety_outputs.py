@@ -273,8 +273,8 @@ def test_a_user_directory_that_looks_like_a_leftover_is_left_alone(tmp_path):
 SWEEP = """\
 scenario: baseline
 name: locked
-constants: {developers.count: 300, end: 2024Q4}
-design: {method: lhs, samples: 24, seed: 3}
+constants: {developers.count: 4000, end: 2027Q4}
+design: {method: lhs, samples: 40, seed: 3}
 parameters:
   developers.price_sensitivity: [0.9, 1.2]
 replications: 1
@@ -295,20 +295,22 @@ def test_second_session_on_a_sweep_refuses_instead_of_computing_runs_twice(tmp_p
     try:
         assert wait_for(lambda: len(list((out / "runs").glob("run-*.json"))) >= 1)
         second = cli("sweep", "s.yaml", "--out", "sw", "--resume", "--no-progress", cwd=tmp_path)
+        assert first.poll() is None, "the first session ended too soon for this test"
         assert second.returncode == 2
         assert second.stderr.strip().splitlines() == [
-            f"error: sw: is being written by another sweep session (pid {first.pid}); wait for it"
+            f"error: sw: is being written by another sweep session (pid {first.pid}); "
+            "wait for it to finish"
         ]
         stdout, stderr = first.communicate(timeout=600)
     finally:
         first.kill()
     assert first.returncode == 0, stderr
-    assert "this session ran 24 " in stdout
+    assert "this session ran 40 " in stdout
     third = cli("sweep", "s.yaml", "--out", "sw", "--resume", "--no-progress", cwd=tmp_path)
     assert third.returncode == 0, third.stderr
     assert "this session ran 0 " in third.stdout
     manifest = json.loads((out / "manifest.json").read_text())
-    assert [s["runs"] for s in manifest["sessions"]] == [24, 0]
+    assert [s["runs"] for s in manifest["sessions"]] == [40, 0]
 
 
 def test_lock_is_exclusive_within_one_process_too(tmp_path):
@@ -328,7 +330,10 @@ def test_lock_is_exclusive_within_one_process_too(tmp_path):
 
 
 def test_sweep_force_replaces_a_sweep(tmp_path):
-    (tmp_path / "s.yaml").write_text(SWEEP.replace("samples: 24", "samples: 2"))
+    small = SWEEP.replace("samples: 40", "samples: 2").replace(
+        "4000, end: 2027Q4", "300, end: 2024Q4"
+    )
+    (tmp_path / "s.yaml").write_text(small)
     assert cli("sweep", "s.yaml", "--out", "sw", "--no-progress", cwd=tmp_path).returncode == 0
     (tmp_path / "sw" / "analysis-x").mkdir()
     res = cli("sweep", "s.yaml", "--out", "sw", "--no-progress", "--force", cwd=tmp_path)

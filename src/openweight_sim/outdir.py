@@ -264,7 +264,9 @@ def _check_existing(p: Path, kind: str, force: bool, resume: bool) -> None:
         pid = lock_holder(p / LOCK)
         if pid is not None:
             raise ScenarioError(
-                shown, "", f"is being written by another sweep session (pid {pid}); wait for it"
+                shown,
+                "",
+                f"is being written by another sweep session (pid {pid}); wait for it to finish",
             )
     if resume:
         if have != "sweep":

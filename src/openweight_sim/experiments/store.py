@@ -110,8 +110,7 @@ class RunStore:
             raise ScenarioError(
                 str(self.dir),
                 "",
-                f"is being written by another sweep session (pid {pid}); wait for it to "
-                "finish, then --resume",
+                f"is being written by another sweep session (pid {pid}); wait for it to finish",
             )
         try:
             yield lock
