@@ -297,7 +297,7 @@ def prepare_out(
     inputs: Iterable[str | Path] = (),
     resume: bool = False,
 ) -> Path:
-    """Check that results of ``kind`` may be written to ``path``; nothing is written.
+    """Check that results of ``kind`` may be written to ``path``; nothing is left behind.
 
     Call it before any run starts, so that a refusal costs nothing.
 
