@@ -123,6 +123,20 @@ def test_kinds_and_force(tmp_path):
     assert prepare_out(d / "analysis-prim", "analysis", inputs=[d]) == d / "analysis-prim"
 
 
+def test_a_commands_own_input_is_never_replaced(tmp_path):
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / MARKER).write_text(json.dumps({"kind": "run"}))
+    (d / "my.yaml").write_text("extends: baseline\nname: mine\n")
+    before = snapshot(d)
+    res = cli("run", str(d / "my.yaml"), *SMALL, "--out", str(d), "--force", cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.strip() == (
+        f"error: {d}: is or contains this command's input {d / 'my.yaml'}; choose another --out"
+    )
+    assert snapshot(d) == before
+
+
 def test_results_written_before_markers_are_still_ours(tmp_path):
     old = tmp_path / "baseline"
     old.mkdir()

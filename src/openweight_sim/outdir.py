@@ -397,6 +397,8 @@ def locked_tmp(tmp: Path) -> Iterator[DirLock]:
         lock.release()
 
 
+INPUT_ARGS = ("scenario", "a", "b", "file", "sweep_dir")
+"""Arguments naming what a command reads."""
 DEFAULT_REPLICATIONS = {"run": 1, "compare": 10, "validation": 20, "calibration": 3}
 """Each command's default ``--replications``: other counts get a ``-r<n>`` suffix."""
 
@@ -408,7 +410,11 @@ def out_dir_for(
 
     Without ``--out`` the directory is :func:`default_out_dir` of ``default``, suffixed by
     the command's ``--set`` overrides, ``--replications`` and ``--seed`` where it has them.
+    The files and directories the command reads (its scenario, sweep file or sweep
+    directory) are never replaced.
     """
+    read = (getattr(args, k, None) for k in INPUT_ARGS)
+    inputs = [*inputs, *(p for p in read if isinstance(p, str) and os.path.exists(p))]
     default_replications = DEFAULT_REPLICATIONS.get(kind, 1)
     from openweight_sim.scenario import parse_override
 

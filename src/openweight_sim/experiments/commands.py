@@ -370,8 +370,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             "",
             "sweep incomplete; finish it with `openweight-sim sweep FILE --out DIR --resume`",
         )
-    default = Path(args.sweep_dir) / f"analysis-{method}"
-    out = out_dir_for(args, default, "analysis", inputs=[args.sweep_dir])
+    out = out_dir_for(args, Path(args.sweep_dir) / f"analysis-{method}", "analysis")
     with atomic_dir(out, "analysis") as tmp:
         if method == "prim":
             text = _write_prim(sweep, args, tmp)
