@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from openweight_sim.scenario import MAX_REPLICATIONS, SEED_MAX
+from openweight_sim.inputs import MAX_REPLICATIONS, SEED_MAX
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `seq 1e9 | head -1`
 

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from openweight_sim import __version__
-from openweight_sim.scenario import ScenarioError
+from openweight_sim.inputs import ScenarioError
+from openweight_sim.scenario import parse_override
 
 MARKER = ".openweight-sim.json"
 LOCK = ".openweight-sim.lock"
@@ -416,8 +417,6 @@ def out_dir_for(
     read = (getattr(args, k, None) for k in INPUT_ARGS)
     inputs = [*inputs, *(p for p in read if isinstance(p, str) and os.path.exists(p))]
     default_replications = DEFAULT_REPLICATIONS.get(kind, 1)
-    from openweight_sim.scenario import parse_override
-
     out = getattr(args, "out", None)
     if not out:
         sets = dict(parse_override(s) for s in (getattr(args, "set", None) or []))
