@@ -1,7 +1,9 @@
 """Results on disk: written to a temporary sibling, renamed into place when complete.
 
 A results directory either exists complete or does not exist: an interrupted or failed
-run leaves nothing behind under the requested name.
+run leaves nothing behind under the requested name. The temporary directory holds a lock
+while it is written, so the next run removes what a killed one left and never a live
+run's (:func:`openweight_sim.outdir.clean_leftovers`).
 """
 
 from __future__ import annotations
@@ -17,28 +19,57 @@ from typing import Any
 
 import pandas as pd
 
+from openweight_sim.outdir import LOCK, clean_leftovers, locked_tmp, protected_reason, results_kind
+from openweight_sim.outdir import write_marker as _write_marker
+from openweight_sim.scenario import ScenarioError
+
 
 @contextlib.contextmanager
-def atomic_dir(target: str | Path) -> Iterator[Path]:
+def atomic_dir(target: str | Path, kind: str | None = None) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``target`` when the block succeeds.
 
     On an exception the temporary directory is removed and ``target`` is untouched.
+    ``target`` is only ever replaced if it is one of our results directories (checked
+    again here; :func:`openweight_sim.outdir.prepare_out` decides which kinds may be).
+
+    Args:
+        target: the results directory.
+        kind: written into the directory's marker (run, compare, ...); None: no marker.
     """
     target = Path(target)
+    reason = protected_reason(target)
+    if reason:
+        raise ScenarioError(str(target), "", f"{reason}; never replaced")
+    if os.path.lexists(target) and results_kind(target) is None:
+        raise ScenarioError(
+            str(target), "", "exists and is not an openweight-sim results directory"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(target.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        target.rename(old)
-        tmp.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(target)
+    with locked_tmp(tmp):
+        try:
+            yield tmp
+            if kind is not None:
+                _write_marker(tmp, kind)
+            (tmp / LOCK).unlink()
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide results from others
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(target)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -50,6 +81,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
             fh.flush()
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())  # as open() would have made it
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:

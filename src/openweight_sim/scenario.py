@@ -21,26 +21,23 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from openweight_sim.inputs import (  # noqa: F401  (re-exported: the names users import)
+    MAX_REPLICATIONS,
+    NAME_MAX_CHARS,
+    SEED_MAX,
+    ScenarioError,
+    check_plain_name,
+    format_validation_error,
+    read_text_file,
+    read_yaml_mapping,
+    safe_yaml,
+)
+
 QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
 
 Quarter = Annotated[str, Field(pattern=r"^\d{4}Q[1-4]$", description="A quarter such as 2025Q1")]
 Tier = Literal["frontier", "mid", "small"]
 TIERS: tuple[Tier, ...] = ("frontier", "mid", "small")
-
-
-class ScenarioError(ValueError):
-    """A scenario, sweep file or override is invalid.
-
-    Attributes:
-        source: the file (or ``--set``) the problem comes from.
-        field: dotted path of the offending field ("" if the whole file).
-        problem: what is wrong, in words.
-    """
-
-    def __init__(self, source: str, field: str, problem: str):
-        self.source, self.field, self.problem = str(source), field, problem
-        parts = [self.source, field, problem] if field else [self.source, problem]
-        super().__init__(": ".join(parts))
 
 
 def quarter_index(label: str) -> int:
@@ -59,7 +56,7 @@ def quarter_label(index: int) -> str:
 class Strict(BaseModel):
     """Base model: unknown keys are errors, assignments are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class PolicyChange(Strict):
@@ -70,11 +67,27 @@ class PolicyChange(Strict):
 
 
 class TierMap(Strict):
-    """A value per model tier."""
+    """A value per model tier (parameters in billions, or costs in USD)."""
 
-    frontier: float = Field(gt=0)
-    mid: float = Field(gt=0)
-    small: float = Field(gt=0)
+    frontier: float = Field(gt=0, le=1e13)
+    mid: float = Field(gt=0, le=1e13)
+    small: float = Field(gt=0, le=1e13)
+
+
+class LeverageMap(Strict):
+    """Total/active parameters per tier: at least 1 (active parameters never exceed total)."""
+
+    frontier: float = Field(ge=1, le=1000)
+    mid: float = Field(ge=1, le=1000)
+    small: float = Field(ge=1, le=1000)
+
+
+class EloMap(Strict):
+    """Elo points per tier (bounded: utility is exponentiated in the demand model)."""
+
+    frontier: float = Field(gt=0, le=2000)
+    mid: float = Field(gt=0, le=2000)
+    small: float = Field(gt=0, le=2000)
 
 
 class Lab(Strict):
@@ -93,7 +106,7 @@ class Lab(Strict):
         "permissive", description="licence of the lab's open releases"
     )
     mau_threshold: float = Field(
-        7.0e8, gt=0, description="community licence: monthly-active-user threshold"
+        7.0e8, gt=0, le=1e11, description="community licence: monthly-active-user threshold"
     )
     funding: Literal["api", "ads", "cloud"] = "api"
     first_party_api: bool = Field(
@@ -115,7 +128,7 @@ class Lab(Strict):
     total_params_b: TierMap = Field(
         description="total parameters (capacity) of future releases, billions"
     )
-    moe_leverage: TierMap = Field(
+    moe_leverage: LeverageMap = Field(
         description="total/active parameters of future releases: active = total/leverage, "
         "so more leverage serves the same capacity more cheaply"
     )
@@ -143,6 +156,8 @@ class Lab(Strict):
     policy_changes: list[PolicyChange] = Field(default_factory=list)
     consolidate_below: float | None = Field(
         None,
+        ge=-1e13,
+        le=1e13,
         description="endogenous policy: stop open releases once the lab's trailing 4-quarter "
         "openness payoff falls below this (USD); null = never",
     )
@@ -163,9 +178,14 @@ class Host(Strict):
     gpu_price_factor: float = Field(1.0, gt=0, le=10, description="its GPU-hour cost vs market")
     brand: float = Field(0.0, ge=-5, le=5, description="utility constant (trust, speed, SLAs)")
     serves_cn_models: bool = True
-    onboarding_cost_usd: float = Field(2.0e5, ge=0, description="one-off cost to add a model")
+    onboarding_cost_usd: float = Field(
+        2.0e5, ge=0, le=1e12, description="one-off cost to add a model"
+    )
     fixed_cost_usd: float = Field(
-        5.0e4, ge=0, description="quarterly fixed cost per hosted model (reserved capacity)"
+        5.0e4,
+        ge=0,
+        le=1e12,
+        description="quarterly fixed cost per hosted model (reserved capacity)",
     )
     payback_quarters: int = Field(4, ge=1, le=40, description="horizon of the entry test")
     drop_after: int = Field(3, ge=1, le=20, description="quarters of losses before dropping")
@@ -176,7 +196,9 @@ class Segment(Strict):
     """A developer segment; values are relative to the population-wide parameters."""
 
     share: float = Field(gt=0, le=1, description="share of the developer population")
-    tokens_m: float = Field(gt=0, description="median tokens per developer-quarter, millions")
+    tokens_m: float = Field(
+        gt=0, le=1e9, description="median tokens per developer-quarter, millions"
+    )
     tokens_sigma: float = Field(1.0, ge=0, le=4, description="log-s.d. of tokens per developer")
     price_sensitivity: float = Field(gt=0, le=20, description="multiplies developers.price_...")
     quality_sensitivity: float = Field(gt=0, le=20, description="multiplies developers.quality_...")
@@ -185,11 +207,12 @@ class Segment(Strict):
     mau: float = Field(
         1.0e5,
         ge=0,
+        le=1e10,
         description="typical monthly active users of the segment's products; a community "
         "licence excludes segments at or above its threshold",
     )
     self_host_fixed_usd: float = Field(
-        3.0e4, ge=0, description="engineering cost of self-hosting per quarter, USD"
+        3.0e4, ge=0, le=1e10, description="engineering cost of self-hosting per quarter, USD"
     )
     self_host_utilization: float = Field(0.3, gt=0, le=1)
     api_constant: float = Field(0.0, ge=-20, le=20, description="utility of using an API")
@@ -216,7 +239,7 @@ class Developers(Strict):
 
     count: int = Field(20_000, ge=10, le=5_000_000)
     population: float = Field(
-        2.0e6, gt=0, description="real developer firms the simulated population stands for"
+        2.0e6, gt=0, le=1e10, description="real developer firms the simulated population stands for"
     )
     initial_adoption: float = Field(0.15, ge=0, lt=1)
     bass_p: float = Field(0.03, gt=0, le=1, description="innovation coefficient per year")
@@ -260,13 +283,13 @@ class Technology(Strict):
     efficiency_growth: float = Field(
         0.5, ge=0, le=5, description="growth per year of tokens/s per GPU at fixed active params"
     )
-    ref_throughput: float = Field(1600.0, gt=0)
+    ref_throughput: float = Field(1600.0, gt=0, le=1e6)
     moe_penalty: float = Field(0.17, ge=0, le=1)
     utilization: float = Field(0.4, gt=0, le=1, description="hosts' average GPU utilisation")
     frontier_start: float = Field(1186.0, ge=800, le=2500)
     frontier_growth: float = Field(22.0, ge=0, le=200, description="Elo per quarter")
     target_lead: float = Field(60.0, ge=0, le=500, description="closed lead a race defends")
-    tier_gap: TierMap = Field(description="Elo below the lab's frontier release, per tier")
+    tier_gap: EloMap = Field(description="Elo below the lab's frontier release, per tier")
     reasoning_bonus: float = Field(
         30.0, ge=0, le=300, description="Elo added to a generation with reasoning built in"
     )
@@ -275,8 +298,8 @@ class Technology(Strict):
     @classmethod
     def _positive_prices(cls, v: dict[str, float]) -> dict[str, float]:
         for q, p in v.items():
-            if not p > 0:
-                raise ValueError(f"GPU price at {q} must be > 0 (got {p})")
+            if not 0 < p <= 1000:
+                raise ValueError(f"GPU price at {q} must be > 0 and <= 1000 USD/hour (got {p})")
         if not v:
             raise ValueError("needs at least one quarter")
         return v
@@ -291,7 +314,7 @@ class Pricing(Strict):
     closed_conduct: float = Field(
         0.0, ge=0, le=1, description="0 Bertrand, 1 joint pricing among closed labs"
     )
-    price_cap: float = Field(200.0, gt=0, description="choke price, USD per M tokens")
+    price_cap: float = Field(200.0, gt=0, le=1e5, description="choke price, USD per M tokens")
     entry_window: int = Field(
         2, ge=1, le=40, description="quarters after a release during which hosts consider it"
     )
@@ -301,22 +324,24 @@ class MetaPayoff(Strict):
     """Parameters of Meta's payoff from openness (docs/ODD.md, Accounting)."""
 
     lab: str = "meta"
-    ad_revenue_q: float = Field(3.6e10, ge=0, description="quarterly ad revenue, USD (2023)")
+    ad_revenue_q: float = Field(
+        3.6e10, ge=0, le=1e13, description="quarterly ad revenue, USD (2023)"
+    )
     ad_revenue_growth: float = Field(0.15, ge=-0.5, le=2, description="per year")
     ad_lift_per_100elo: float = Field(
         0.004, ge=0, le=0.5, description="revenue lift per 100 Elo of Meta AI above 1186"
     )
     internal_tokens_m: float = Field(
-        2.0e7, ge=0, description="Meta's own inference, M tokens/quarter, 2023Q1"
+        2.0e7, ge=0, le=1e12, description="Meta's own inference, M tokens/quarter, 2023Q1"
     )
     internal_token_growth: float = Field(1.5, ge=0, le=20, description="per year")
     ecosystem_value_per_dev: float = Field(
-        400.0, ge=0, description="USD per quarter per developer building on the family"
+        400.0, ge=0, le=1e7, description="USD per quarter per developer building on the family"
     )
     capex_share: float = Field(
         0.02, ge=0, le=1, description="share of the quarter's capex charged to openness"
     )
-    capex_q: float = Field(7.0e9, ge=0, description="quarterly capex, USD (2023)")
+    capex_q: float = Field(7.0e9, ge=0, le=1e13, description="quarterly capex, USD (2023)")
     capex_growth: float = Field(0.35, ge=-0.5, le=5, description="per year")
 
 
@@ -335,7 +360,7 @@ class Reporting(Strict):
 class Scenario(Strict):
     """A complete, validated scenario."""
 
-    name: str
+    name: str = Field(description="plain name; the default results directory is results/<name>")
     description: str = ""
     start: Quarter = "2023Q1"
     end: Quarter = "2027Q4"
@@ -350,6 +375,11 @@ class Scenario(Strict):
     developers: Developers
     meta_payoff: MetaPayoff = Field(default_factory=MetaPayoff)
     reporting: Reporting = Field(default_factory=Reporting)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        return check_plain_name(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -398,26 +428,10 @@ def _resolve_path(ref: str, relative_to: Path | None = None) -> Path:
     candidate = bundled_dir() / f"{ref}.yaml"
     if candidate.exists():
         return candidate
+    if p.exists():  # a directory or a file without .yaml: read_text_file says what it is
+        return p
     names = ", ".join(bundled_names())
     raise ScenarioError(ref, "", f"no such scenario (bundled: {names}; or give a .yaml path)")
-
-
-def read_yaml_mapping(path: Path) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; every problem is a one-line ScenarioError."""
-    if not path.is_file():
-        raise ScenarioError(path, "", "file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(path, "", f"malformed YAML: {where}{problem}") from None
-    except OSError as exc:
-        raise ScenarioError(path, "", f"cannot read: {exc.strerror}") from None
-    if not isinstance(data, dict):
-        raise ScenarioError(path, "", "must be a YAML mapping of fields")
-    return data
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -451,18 +465,6 @@ def _raw_with_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any
     return deep_merge(_raw_with_extends(parent_path, (*chain, resolved)), data)
 
 
-def format_validation_error(source: str, exc: ValidationError) -> ScenarioError:
-    """Turn pydantic's first error into a one-line :class:`ScenarioError`."""
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        msg = "unknown field"
-    elif err["type"] != "missing" and "input" in err and not isinstance(err["input"], dict):
-        msg = f"{msg} (got {err['input']!r})"
-    return ScenarioError(source, loc, msg)
-
-
 def validate(data: Mapping[str, Any], source: str) -> Scenario:
     """Validate a raw mapping into a :class:`Scenario`, raising :class:`ScenarioError`."""
     try:
@@ -480,9 +482,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not path or not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", path):
         raise ScenarioError("--set", text, "expected a dotted path such as developers.count")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = safe_yaml(raw) if raw.strip() else None
     except yaml.YAMLError:
         raise ScenarioError("--set", path, f"malformed value {raw!r}") from None
+    except ValueError as exc:
+        raise ScenarioError("--set", path, f"value {exc}") from None
     return path, value
 
 

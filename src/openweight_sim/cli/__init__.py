@@ -22,6 +22,7 @@ from openweight_sim import __version__, dashboard
 from openweight_sim.cli import calibration, experiments, run
 from openweight_sim.cli.common import CliError, _Parser, metadata, overrides_from
 from openweight_sim.cli.run import SUMMARY_COLUMNS, summary_table, year_end_rows
+from openweight_sim.clierrors import guard_main, validate_numbers
 from openweight_sim.scenario import ScenarioError
 
 __all__ = [
@@ -51,9 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     for group in COMMAND_GROUPS:
         group.register(sub)
-    return parser
+    return validate_numbers(parser)
 
 
+@guard_main
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``openweight-sim`` console script."""
     import matplotlib

@@ -29,6 +29,7 @@ from openweight_sim.cli.common import (
     overrides_from,
     run_options,
 )
+from openweight_sim.outdir import add_force_flag, out_dir_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--out", help="results directory (default results/validate-<scenario>)")
+    add_force_flag(p)
     p.add_argument("--set", action="append", metavar="PATH=VALUE", help="override a parameter")
     add_executor_arguments(p)
     p.set_defaults(func=cmd_validate)
@@ -54,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--scenario", default="baseline", help="scenario to fit (default baseline)")
     p.add_argument("--out", help="results directory (default results/calibrate)")
+    add_force_flag(p)
     p.add_argument("--replications", type=int, default=3, help="runs per evaluation (default 3)")
     p.add_argument("--seed", type=int, default=0, help="root seed of runs and optimiser")
     p.add_argument(
@@ -105,12 +108,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     check_workers(args, "validate")
     scenario = load_scenario(args.scenario, overrides_from(args))
     facts = load_facts()
-    out = Path(args.out or Path("results") / f"validate-{scenario.name}")
+    out = out_dir_for(args, f"results/validate-{scenario.name}", "validation")
     started = time.perf_counter()
     (reps,) = run_replications([scenario], args.replications, args.seed, **run_options(args))
     sim = reps.quarters
     card = scorecard(sim, facts)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "validation") as tmp:
         card.to_csv(tmp / "scorecard.csv", index=False)
         sim.to_csv(tmp / "quarters.csv", index=False)
         plot_validation(
@@ -310,7 +313,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     load_scenario(scenario, overrides)
     load_facts()
-    out = Path(args.out or Path("results") / "calibrate")
+    out = out_dir_for(args, "results/calibrate", "calibration")
     bar = tqdm(total=args.max_evals, desc="calibrate", unit="eval", file=sys.stderr)
 
     def progress(ev: Any, best: Any) -> None:
@@ -333,7 +336,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     ov = s["overrides"]
     start_card = fitted_scorecard(scenario, result.start, s["run_seeds"], ov, **run_options(args))
     fitted_card = fitted_scorecard(scenario, result.fitted, s["run_seeds"], ov, **run_options(args))
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "calibration") as tmp:
         _write_calibration(tmp, scenario, args, result, start_card, fitted_card)
     print(
         f"calibrate {scenario.name}: {s['evaluations']} evaluations × {args.replications} "

@@ -20,6 +20,7 @@ import pandas as pd
 from openweight_sim import __version__
 from openweight_sim.cli.common import CliError, check_workers, overrides_from
 from openweight_sim.experiments.executors import EXECUTORS, default_workers
+from openweight_sim.outdir import add_force_flag, out_dir_for
 from openweight_sim.scenario import QUARTER_RE, ScenarioError
 
 SWEEP_EPILOG = """\
@@ -91,12 +92,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not both:
         raise ScenarioError(args.b, "", f"shares no quarter with {sa.name}")
     quarters = _parse_quarters(args.quarters, both)
-    out = Path(args.out or Path("results") / f"compare-{sa.name}-vs-{sb.name}")
+    out = out_dir_for(args, f"results/compare-{sa.name}-vs-{sb.name}", "compare")
     started = time.perf_counter()
     qa, qb = paired_runs(sa, sb, args.replications, args.seed, None, args.executor, args.workers)
     table = compare_frames(qa, qb, quarters)
     text = thesis_text(table, sa.name, sb.name, args.replications, args.seed)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "compare") as tmp:
         write_table(table, tmp, "compare")
         write_table(qa, tmp, "quarters_a")
         write_table(qb, tmp, "quarters_b")
@@ -157,7 +158,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     check_workers(args, "sweep")
     spec, path = read_sweep_file(args.file)
-    out = Path(args.out or Path("results") / "sweeps" / (spec.name or path.stem))
+    out = out_dir_for(args, Path("results") / "sweeps" / (spec.name or path.stem), "sweep")
     executor = "dask" if args.scheduler or args.scheduler_file else args.executor
     workers = 1 if executor == "serial" else (args.workers or default_workers())
     try:
@@ -170,6 +171,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             scheduler_file=args.scheduler_file,
             resume=args.resume,
             progress=not args.no_progress,
+            replace=args.force,
         )
     except KeyboardInterrupt:
         store = RunStore(out)
@@ -358,8 +360,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             "",
             "sweep incomplete; finish it with `openweight-sim sweep FILE --out DIR --resume`",
         )
-    out = Path(args.out or Path(args.sweep_dir) / f"analysis-{method}")
-    with atomic_dir(out) as tmp:
+    out = out_dir_for(args, Path(args.sweep_dir) / f"analysis-{method}", "analysis")
+    with atomic_dir(out, "analysis") as tmp:
         if method == "prim":
             text = _write_prim(sweep, args, tmp)
         else:
@@ -412,6 +414,7 @@ def _add_compare(sub: Any) -> None:
     p.add_argument("--executor", choices=EXECUTORS, default="serial")
     p.add_argument("--workers", type=int, help="parallel workers (default: CPUs)")
     p.add_argument("--out", help="results directory (default results/compare-A-vs-B)")
+    add_force_flag(p)
     p.set_defaults(func=cmd_compare)
 
 
@@ -445,6 +448,7 @@ def _add_sweep(sub: Any) -> None:
         "`dask scheduler --scheduler-file PATH` or dask-jobqueue (implies --executor dask)",
     )
     p.add_argument("--out", help="sweep directory (default results/sweeps/<name>)")
+    add_force_flag(p)
     p.add_argument(
         "--resume",
         action="store_true",
@@ -494,4 +498,5 @@ def _add_analyze(sub: Any) -> None:
         help="prim: drop limits whose quasi-p-value exceeds this (default 0.5)",
     )
     p.add_argument("--out", help="default SWEEP_DIR/analysis-<method>")
+    add_force_flag(p)
     p.set_defaults(func=cmd_analyze)

@@ -20,6 +20,7 @@ from openweight_sim.cli.common import (
     run_options,
 )
 from openweight_sim.columns import SUMMARY, column
+from openweight_sim.outdir import add_force_flag, out_dir_for
 from openweight_sim.scenario import (
     ScenarioError,
     bundled_names,
@@ -62,9 +63,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CliError("run: --replications must be >= 1")
     check_workers(args, "run")
     scenario = load_scenario(args.scenario, overrides_from(args))
-    out = Path(args.out or Path("results") / scenario.name)
+    out = out_dir_for(args, Path("results") / scenario.name, "run")
     started = time.perf_counter()
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "run") as tmp:
         (reps,) = run_replications(
             [scenario], args.replications, args.seed, tables=True, **run_options(args)
         )
@@ -140,6 +141,7 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--replications", type=int, default=1)
     p.add_argument("--out", help="results directory (default results/<scenario>)")
+    add_force_flag(p)
     add_executor_arguments(p)
     p.set_defaults(func=cmd_run)
 

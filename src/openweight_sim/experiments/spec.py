@@ -26,14 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from openweight_sim.bundled import sweeps_dir
 from openweight_sim.counterfactual import CLOSED, counterfactual_scenario
 from openweight_sim.experiments.outputs import OutputSpec, numeric_columns
 from openweight_sim.scenario import (
+    MAX_REPLICATIONS,
+    SEED_MAX,
     Scenario,
     ScenarioError,
+    check_plain_name,
     format_validation_error,
     get_dotted,
     load_scenario,
@@ -42,12 +45,15 @@ from openweight_sim.scenario import (
 )
 
 METHODS = ("grid", "lhs", "sobol", "morris")
+MAX_RUNS = 1_000_000
+"""Most runs (points × replications) one sweep may have: beyond it the design alone would
+take gigabytes and the runs years on one machine; split the study instead."""
 
 
 class Design(BaseModel):
     """How parameter points are chosen."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     method: str = Field(description="grid | lhs | sobol | morris")
     samples: int | None = Field(
@@ -56,7 +62,9 @@ class Design(BaseModel):
         "(N*(D+2) points, N*(2D+2) with second_order); morris: trajectories (N*(D+1) "
         "points); grid: not used (every combination of the listed values)",
     )
-    seed: int = Field(0, ge=0, description="root seed of the sampler and of every run's seed")
+    seed: int = Field(
+        0, ge=0, le=SEED_MAX, description="root seed of the sampler and of every run's seed"
+    )
     second_order: bool = Field(False, description="sobol: also sample for S2 indices")
     levels: int = Field(4, description="morris: number of grid levels (even)")
 
@@ -64,7 +72,7 @@ class Design(BaseModel):
 class SweepSpec(BaseModel):
     """A sweep file (see ``scenarios/sweeps/*.yaml`` and ``openweight-sim sweep --help``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str | None = Field(None, description="defaults to the file's stem")
     description: str = ""
@@ -85,6 +93,11 @@ class SweepSpec(BaseModel):
     )
     replications: int = Field(1, description="runs per point, each with its own seed")
     outputs: list[str] = Field(description="column@quarter, column@final or column/cf@quarter")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str | None) -> str | None:
+        return None if v is None else check_plain_name(v)
 
     @property
     def parameter_names(self) -> list[str]:
@@ -135,12 +148,29 @@ def read_sweep_file(ref: str | Path) -> tuple[SweepSpec, Path]:
     path = resolve_sweep_file(ref)
     spec = parse_spec(read_yaml_mapping(path), str(path))
     if spec.name is None:
-        spec = spec.model_copy(update={"name": path.stem})
+        try:
+            name = check_plain_name(path.stem)
+        except ValueError as exc:
+            raise ScenarioError(str(path), "name", f"the file's name {exc}; set name:") from None
+        spec = spec.model_copy(update={"name": name})
     return spec, path
 
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def n_points(spec: SweepSpec) -> int:
+    """How many parameter points a structurally valid design has (without sampling it)."""
+    d, k = spec.design, len(spec.parameters)
+    if d.method == "grid":
+        return math.prod(len(v) for v in spec.parameters.values())
+    n = d.samples or 0
+    if d.method == "sobol":
+        return n * (2 * k + 2 if d.second_order else k + 2)
+    if d.method == "morris":
+        return n * (k + 1)
+    return n
 
 
 def check_structure(spec: SweepSpec, source: str) -> None:
@@ -165,6 +195,10 @@ def check_structure(spec: SweepSpec, source: str) -> None:
     elif d.samples < 1:
         raise ScenarioError(
             source, "design.samples", f"must be a positive integer (got {d.samples})"
+        )
+    elif d.samples > MAX_RUNS:
+        raise ScenarioError(
+            source, "design.samples", f"must be at most {MAX_RUNS:,} (got {d.samples:,})"
         )
     elif d.method == "sobol" and d.samples & (d.samples - 1):
         lo = 1 << (d.samples.bit_length() - 1)
@@ -197,6 +231,20 @@ def check_structure(spec: SweepSpec, source: str) -> None:
             raise ScenarioError(source, field, f"low must be < high (got {values})")
     if spec.replications < 1:
         raise ScenarioError(source, "replications", f"must be >= 1 (got {spec.replications})")
+    if spec.replications > MAX_REPLICATIONS:
+        raise ScenarioError(
+            source,
+            "replications",
+            f"must be at most {MAX_REPLICATIONS:,} (got {spec.replications:,})",
+        )
+    runs = n_points(spec) * spec.replications
+    if runs > MAX_RUNS:
+        raise ScenarioError(
+            source,
+            "design" if spec.replications == 1 else "replications",
+            f"{n_points(spec):,} points x {spec.replications:,} replications = {runs:,} runs; "
+            f"a sweep may have at most {MAX_RUNS:,} (use fewer samples or split the study)",
+        )
     if not spec.outputs:
         raise ScenarioError(source, "outputs", "name at least one output")
     seen: set[str] = set()

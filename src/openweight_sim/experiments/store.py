@@ -24,25 +24,36 @@ write 100,000 small files, which cluster file systems handle badly; here it writ
 Compaction writes the journal's records as a new shard (temporary name, rename), then
 replaces the journal with an empty one (again by rename). A kill between the two leaves
 the same runs in both places, which the "later wins" rule reads as one.
+
+One session at a time writes a sweep directory: :meth:`RunStore.lock` holds an exclusive
+``flock`` on ``.openweight-sim.lock`` (with the holder's PID) for the whole session, and a
+second session on the same directory is refused in one line instead of computing runs twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from openweight_sim.io import write_json
+from openweight_sim.outdir import LOCK, MARKER, DirLock, lock_holder, results_kind, write_marker
+from openweight_sim.scenario import ScenarioError
 
 MANIFEST = "manifest.json"
 RUNS = "runs"
 JOURNAL = "journal.jsonl"
 SHARD_SIZE = 2_000
 _FIXED = ("run", "point", "replication", "seed", "status")
+KEEP = frozenset({LOCK, MARKER})
+"""Dot-files of a sweep directory that are not temporary leftovers."""
 
 
 def json_safe(value: Any) -> Any:
@@ -123,12 +134,29 @@ class RunStore:
         return (self.dir / MANIFEST).is_file()
 
     def read_manifest(self) -> dict[str, Any]:
-        """The manifest (raises FileNotFoundError if absent, ValueError if unreadable)."""
-        return json.loads((self.dir / MANIFEST).read_text())
+        """The manifest, checked for the parts every reader needs.
+
+        Raises:
+            FileNotFoundError: no manifest.
+            ScenarioError: unreadable, not JSON, or missing a part (one line).
+        """
+        path = self.dir / MANIFEST
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise ScenarioError(str(path), "", f"cannot read: {exc.strerror}") from None
+        except ValueError as exc:
+            raise ScenarioError(str(path), "", f"corrupt (not valid JSON: {exc})") from None
+        check_manifest(data, str(path))
+        return data
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        """Write the manifest atomically."""
+        """Write the manifest atomically (and mark the directory as a sweep)."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        if not (self.dir / MARKER).is_file():
+            write_marker(self.dir, "sweep")
         write_json(self.dir / MANIFEST, json_safe(manifest))
 
     def shards(self) -> list[Path]:
@@ -136,6 +164,53 @@ class RunStore:
         if not self.runs_dir.is_dir():
             return []
         return sorted(self.runs_dir.glob("shard-*.parquet"))
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[DirLock]:
+        """Hold the sweep directory for one session (created if missing).
+
+        Raises:
+            ScenarioError: another session (this process or another) holds it.
+        """
+        created = not self.dir.exists()
+        had_lock_file = (self.dir / LOCK).exists()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        lock = DirLock.acquire(self.dir / LOCK)
+        if lock is None:
+            pid = lock_holder(self.dir / LOCK)
+            raise ScenarioError(
+                str(self.dir),
+                "",
+                f"is being written by another sweep session (pid {pid}); wait for it to finish",
+            )
+        try:
+            yield lock
+        finally:
+            if not had_lock_file and results_kind(self.dir) is None:
+                (self.dir / LOCK).unlink()  # no sweep was written: leave nothing behind
+                if created and not any(self.dir.iterdir()):
+                    self.dir.rmdir()
+            lock.release()
+
+    def has_content(self) -> bool:
+        """True if the directory holds anything besides the lock file."""
+        return self.dir.is_dir() and any(p.name != LOCK for p in self.dir.iterdir())
+
+    def clear(self) -> None:
+        """Empty one of our results directories before a replacing sweep (--force).
+
+        Raises:
+            ScenarioError: the directory is not an openweight-sim results directory.
+        """
+        if results_kind(self.dir) is None:
+            raise ScenarioError(str(self.dir), "", "is not an openweight-sim results directory")
+        for p in self.dir.iterdir():
+            if p.name == LOCK:
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
 
     def write_run(self, record: dict[str, Any]) -> None:
         """Append one finished run to the journal, compacting it when it is full.
@@ -195,7 +270,12 @@ class RunStore:
             if not folder.is_dir():
                 continue
             for p in folder.iterdir():
-                if p.name.startswith(".") and ".tmp" in p.name and p.is_file():
+                if (
+                    p.name.startswith(".")
+                    and ".tmp" in p.name
+                    and p.name not in KEEP
+                    and p.is_file()
+                ):
                     p.unlink()
                     removed += 1
         return removed
@@ -232,6 +312,32 @@ class RunStore:
                     mixed = df.select_dtypes(include="object").columns
                     df.astype({c: str for c in mixed}).to_parquet(tmp, index=False)
             os.replace(tmp, final)
+
+
+MANIFEST_PARTS = {"spec": dict, "design": dict, "seeds": list}
+
+
+def check_manifest(data: Any, source: str) -> None:
+    """Check that a manifest has the parts readers use; a one-line ScenarioError if not."""
+    if not isinstance(data, dict):
+        raise ScenarioError(source, "", "corrupt (not a JSON object)")
+    for key, kind in MANIFEST_PARTS.items():
+        if not isinstance(data.get(key), kind):
+            raise ScenarioError(source, key, f"corrupt (missing or not a {kind.__name__})")
+    design = data["design"]
+    for key in ("values", "unit", "problem"):
+        if key not in design:
+            raise ScenarioError(source, f"design.{key}", "corrupt (missing)")
+    from pydantic import ValidationError
+
+    from openweight_sim.experiments.spec import SweepSpec
+
+    try:
+        SweepSpec.model_validate(data["spec"])
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in ("spec", *err["loc"]))
+        raise ScenarioError(source, where, f"corrupt ({err['msg']})") from None
 
 
 def results_frame(

@@ -96,8 +96,12 @@ def _identity(spec: SweepSpec, design: DesignMatrix, tasks: list[Task], fp: str,
     )
 
 
-def _prepare_store(store: RunStore, identity: dict, resume: bool, source: str) -> dict:
+def _prepare_store(
+    store: RunStore, identity: dict, resume: bool, source: str, replace: bool = False
+) -> dict:
     """Open (resume) or create the sweep directory; returns the manifest to keep updating."""
+    if replace and not resume and store.has_content():
+        store.clear()
     if store.exists():
         if not resume:
             raise ScenarioError(
@@ -118,7 +122,7 @@ def _prepare_store(store: RunStore, identity: dict, resume: bool, source: str) -
                 f"({', '.join(differ)}); resume only the same sweep, or choose another --out",
             )
         return old
-    if store.dir.exists() and any(store.dir.iterdir()):
+    if store.has_content():
         raise ScenarioError(str(store.dir), "", "exists and is not a sweep directory")
     manifest = {
         "format": 1,
@@ -169,6 +173,7 @@ def run_sweep(
     resume: bool = False,
     progress: bool = True,
     scheduler_file: str | None = None,
+    replace: bool = False,
 ) -> pd.DataFrame:
     """Run a sweep, storing each finished run at once; returns the tidy results table.
 
@@ -183,19 +188,50 @@ def run_sweep(
         resume: continue a sweep stored in ``out_dir``, skipping its finished runs.
         progress: show a progress bar with ETA on stderr.
         scheduler_file: a Dask scheduler file of an existing cluster (implies ``dask``).
+        replace: empty ``out_dir`` first if it holds results of ours (``--force``).
 
     Returns:
         One row per run: run, point, replication, seed, status, parameters, outputs.
 
     Raises:
-        ScenarioError: invalid sweep, or ``out_dir`` holds another sweep.
+        ScenarioError: invalid sweep, ``out_dir`` holds another sweep, or another session
+            is writing ``out_dir`` (one session at a time: :meth:`RunStore.lock`).
     """
+    with RunStore(out_dir).lock():
+        return _run_sweep(
+            spec,
+            out_dir,
+            evaluate,
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            scheduler_file=scheduler_file,
+            resume=resume,
+            progress=progress,
+            replace=replace,
+        )
+
+
+def _run_sweep(
+    spec: SweepSpec | str | Path,
+    out_dir: str | Path,
+    evaluate: Evaluator | None,
+    *,
+    executor: str,
+    workers: int | None,
+    scheduler: str | None,
+    scheduler_file: str | None,
+    resume: bool,
+    progress: bool,
+    replace: bool,
+) -> pd.DataFrame:
+    """:func:`run_sweep`'s work, with the sweep directory locked."""
     spec, source, evaluate, design, tasks, fp = prepare_sweep(spec, evaluate)
     if scheduler or scheduler_file:
         check_scheduler(scheduler, scheduler_file)
     store = RunStore(out_dir)
     identity = _identity(spec, design, tasks, fp, _evaluator_name(evaluate))
-    manifest = _prepare_store(store, identity, resume, source)
+    manifest = _prepare_store(store, identity, resume, source, replace)
     store.clean_partial()
     done = {
         i: rec
