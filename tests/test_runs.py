@@ -94,7 +94,8 @@ def test_validate_on_processes_prints_and_writes_the_same_scorecard(tmp_path):
     assert a == (tmp_path / "par" / "scorecard.csv").read_bytes()
     bad = cli("validate", *TINY_SET, "--workers", "0", "--out", "bad", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip() == (
-        "error: validate: --workers must be >= 1 (got 0)"
+        "error: openweight-sim validate: argument --workers: must be an integer from 1 to "
+        "1,024 (got 0)"
     )
     assert not (tmp_path / "bad").exists()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from openweight_sim.experiments.store import RunStore
 from openweight_sim.outdir import (
     LOCK,
     MARKER,
@@ -307,7 +308,7 @@ def test_second_session_on_a_sweep_refuses_instead_of_computing_runs_twice(tmp_p
         text=True,
     )
     try:
-        assert wait_for(lambda: len(list((out / "runs").glob("run-*.json"))) >= 1)
+        assert wait_for(lambda: RunStore(out).count() >= 1)
         second = cli("sweep", "s.yaml", "--out", "sw", "--resume", "--no-progress", cwd=tmp_path)
         assert first.poll() is None, "the first session ended too soon for this test"
         assert second.returncode == 2
@@ -328,8 +329,6 @@ def test_second_session_on_a_sweep_refuses_instead_of_computing_runs_twice(tmp_p
 
 
 def test_lock_is_exclusive_within_one_process_too(tmp_path):
-    from openweight_sim.experiments.store import RunStore
-
     store = RunStore(tmp_path / "sw")
     with (
         store.lock(),

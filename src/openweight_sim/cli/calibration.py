@@ -24,7 +24,6 @@ from openweight_sim.calibration.facts import IN_SAMPLE_END, IN_SAMPLE_START, loa
 from openweight_sim.cli.common import (
     CliError,
     add_executor_arguments,
-    check_workers,
     metadata,
     overrides_from,
     run_options,
@@ -105,7 +104,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     if args.replications < 1:
         raise CliError(f"validate: --replications must be >= 1 (got {args.replications})")
-    check_workers(args, "validate")
     scenario = load_scenario(args.scenario, overrides_from(args))
     facts = load_facts()
     out = out_dir_for(args, f"results/validate-{scenario.name}", "validation")
@@ -308,7 +306,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise CliError(f"calibrate: --replications must be >= 1 (got {args.replications})")
     if args.max_evals < 1:
         raise CliError(f"calibrate: --max-evals must be >= 1 (got {args.max_evals})")
-    check_workers(args, "calibrate")
     overrides = overrides_from(args)
     scenario = load_scenario(args.scenario)
     load_scenario(scenario, overrides)

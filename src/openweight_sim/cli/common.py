@@ -33,12 +33,6 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     return dict(parse_override(s) for s in (getattr(args, "set", None) or []))
 
 
-def check_workers(args: argparse.Namespace, command: str) -> None:
-    """A one-line error for ``--workers`` below 1."""
-    if args.workers is not None and args.workers < 1:
-        raise CliError(f"{command}: --workers must be >= 1 (got {args.workers})")
-
-
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
     """``--executor``, ``--workers`` and ``--scheduler``: where a command's runs go."""
     p.add_argument(

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from openweight_sim import __version__
-from openweight_sim.cli.common import CliError, check_workers, overrides_from
+from openweight_sim.cli.common import CliError, overrides_from
 from openweight_sim.experiments.executors import EXECUTORS, default_workers
 from openweight_sim.outdir import add_force_flag, out_dir_for
 from openweight_sim.scenario import QUARTER_RE, ScenarioError
@@ -84,7 +84,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if args.replications < 2:
         raise CliError("compare: --replications must be >= 2 (intervals need pairs)")
-    check_workers(args, "compare")
     overrides = overrides_from(args)
     sa = load_scenario(args.a, overrides)
     sb = load_scenario(args.b, overrides) if args.b else counterfactual_scenario(sa)
@@ -156,7 +155,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from openweight_sim.experiments.store import RunStore
     from openweight_sim.experiments.sweep import run_sweep
 
-    check_workers(args, "sweep")
     spec, path = read_sweep_file(args.file)
     out = out_dir_for(args, Path("results") / "sweeps" / (spec.name or path.stem), "sweep")
     executor = "dask" if args.scheduler or args.scheduler_file else args.executor

@@ -14,7 +14,6 @@ import pandas as pd
 from openweight_sim.cli.common import (
     CliError,
     add_executor_arguments,
-    check_workers,
     metadata,
     overrides_from,
     run_options,
@@ -61,7 +60,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.replications < 1:
         raise CliError("run: --replications must be >= 1")
-    check_workers(args, "run")
     scenario = load_scenario(args.scenario, overrides_from(args))
     out = out_dir_for(args, Path("results") / scenario.name, "run")
     started = time.perf_counter()
