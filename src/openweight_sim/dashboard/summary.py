@@ -7,6 +7,7 @@ from html import escape
 
 import numpy as np
 
+from openweight_sim.columns import column
 from openweight_sim.dashboard.market import DashboardMarket
 
 
@@ -24,14 +25,24 @@ def _elo(v: float) -> str:
     return "–" if not np.isfinite(v) else f"{v:.0f} Elo"
 
 
-HEADLINES: tuple[tuple[str, str, Callable[[float], str]], ...] = (
-    ("share_open_tokens", "Open-weight share of tokens", _pct),
-    ("price_closed", "Closed API price, USD per M tokens", _usd),
-    ("price_gpt4_level", "Cheapest GPT-4-level price, USD per M tokens", _usd),
-    ("quality_gap", "Quality gap, best closed − best open", _elo),
-    ("closed_gross_margin", "Closed labs' gross margin", _pct),
+_FORMATS: dict[str, Callable[[float], str]] = {
+    "share_open_tokens": _pct,
+    "price_closed": _usd,
+    "price_gpt4_level": _usd,
+    "quality_gap": _elo,
+    "closed_gross_margin": _pct,
+}
+
+
+def _headline(name: str) -> str:
+    c = column(name)
+    return c.title if c.is_share or c.unit == "Elo" else f"{c.title}, {c.unit}"
+
+
+HEADLINES: tuple[tuple[str, str, Callable[[float], str]], ...] = tuple(
+    (name, _headline(name), fmt) for name, fmt in _FORMATS.items()
 )
-"""Summary-card rows: column, label, formatter."""
+"""Summary-card rows: column, its chart title from the column catalogue, formatter."""
 
 HOW_TO = (
     "<div style='font-size:11.5px;color:#444'>How to use: change the scenario or a slider on "
