@@ -79,6 +79,7 @@ def setup_files(cwd: Path) -> None:
     (cwd / "bomb.yaml").write_text(alias_bomb())
     (cwd / "deep.yaml").write_text("extends: baseline\nname: deep\nx: " + "[" * 5000 + "]" * 5000)
     (cwd / "samples.yaml").write_text(TINY_SWEEP.replace("samples: 3", "samples: 1000000000"))
+    (cwd / "tiny.yaml").write_text(TINY_SWEEP)
     (cwd / "reps.yaml").write_text(
         TINY_SWEEP.replace("replications: 1", "replications: 1000000000")
     )
@@ -213,6 +214,10 @@ CASES = {
     ),
     "corrupt_manifest": (
         ["analyze", "{corrupt}", "--method", "prim", "--threshold", "1"],
+        "manifest.json: corrupt (not valid JSON",
+    ),
+    "corrupt_manifest_resume": (
+        ["sweep", "tiny.yaml", "--out", "{corrupt}", "--resume", "--no-progress"],
         "manifest.json: corrupt (not valid JSON",
     ),
     "directory_as_scenario": (["run", "decoy"], "decoy: is a directory, not a file"),

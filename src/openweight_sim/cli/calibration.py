@@ -99,6 +99,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from openweight_sim.calibration.plots import plot_validation
     from openweight_sim.calibration.scorecard import format_scorecard, hit_rate, scorecard
     from openweight_sim.io import atomic_dir, write_json
+    from openweight_sim.market import impossible_market_warning
     from openweight_sim.runs import run_replications
     from openweight_sim.scenario import load_scenario
 
@@ -146,6 +147,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print()
     print(FOOTNOTES)
     print(table[-1])
+    warning = impossible_market_warning(sim)
+    if warning:  # a scorecard of prices set by the cap is no evidence of fit
+        print(warning)
     return 0
 
 

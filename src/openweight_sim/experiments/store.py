@@ -183,10 +183,14 @@ class RunStore:
                 "",
                 f"is being written by another sweep session (pid {pid}); wait for it to finish",
             )
+        refused = False
         try:
             yield lock
+        except ScenarioError:
+            refused = True  # bad input: the session changed nothing, so leave nothing behind
+            raise
         finally:
-            if not had_lock_file and results_kind(self.dir) is None:
+            if not had_lock_file and (refused or results_kind(self.dir) is None):
                 (self.dir / LOCK).unlink()  # no sweep was written: leave nothing behind
                 if created and not any(self.dir.iterdir()):
                     self.dir.rmdir()

@@ -109,10 +109,7 @@ def _prepare_store(
                 "",
                 "already holds a sweep; pass --resume to continue it, or choose another --out",
             )
-        try:
-            old = store.read_manifest()
-        except ValueError:
-            raise ScenarioError(str(store.dir), "manifest.json", "unreadable") from None
+        old = store.read_manifest()  # a corrupt manifest is a one-line ScenarioError
         differ = [k for k in identity if old.get(k) != identity[k]]
         if differ:
             raise ScenarioError(
