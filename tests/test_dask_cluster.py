@@ -26,7 +26,7 @@ from openweight_sim.experiments.store import RunStore
 from openweight_sim.experiments.sweep import run_sweep
 from openweight_sim.scenario import ScenarioError
 
-pytestmark = pytest.mark.slow  # external Dask processes / 20,000-run sweeps: make test only
+pytestmark = pytest.mark.slow  # external Dask scheduler and worker processes: make test only
 
 SWEEP = {
     "name": "cluster",

@@ -164,7 +164,7 @@ def test_meta_consolidation_stops_open_releases():
 def test_endogenous_consolidation_rule():
     # A threshold no payoff can reach: Meta consolidates as soon as it has 1 quarter of data.
     m = OpenWeightMarket(
-        "baseline", rng=1, **{"developers.count": 400, "labs.meta.consolidate_below": 1e15}
+        "baseline", rng=1, **{"developers.count": 400, "labs.meta.consolidate_below": 1e13}
     ).run_model()
     rel = m.releases_frame()
     late = rel[(rel["lab"] == "meta") & (rel["quarter"] >= "2025Q1")]
