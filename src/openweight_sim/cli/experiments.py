@@ -18,8 +18,13 @@ import numpy as np
 import pandas as pd
 
 from openweight_sim import __version__
-from openweight_sim.cli.common import CliError, overrides_from
-from openweight_sim.experiments.executors import EXECUTORS, default_workers
+from openweight_sim.cli.common import (
+    CliError,
+    add_executor_arguments,
+    overrides_from,
+    run_options,
+)
+from openweight_sim.experiments.executors import default_workers
 from openweight_sim.outdir import add_force_flag, out_dir_for
 from openweight_sim.scenario import QUARTER_RE, ScenarioError
 
@@ -93,7 +98,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     quarters = _parse_quarters(args.quarters, both)
     out = out_dir_for(args, f"results/compare-{sa.name}-vs-{sb.name}", "compare")
     started = time.perf_counter()
-    qa, qb = paired_runs(sa, sb, args.replications, args.seed, None, args.executor, args.workers)
+    qa, qb = paired_runs(sa, sb, args.replications, args.seed, None, **run_options(args))
     table = compare_frames(qa, qb, quarters)
     text = thesis_text(table, sa.name, sb.name, args.replications, args.seed)
     with atomic_dir(out, "compare") as tmp:
@@ -409,8 +414,7 @@ def _add_compare(sub: Any) -> None:
         metavar="Q,Q",
         help="quarters to compare, e.g. 2025Q4,2027Q4 (default: each year's last quarter)",
     )
-    p.add_argument("--executor", choices=EXECUTORS, default="serial")
-    p.add_argument("--workers", type=int, help="parallel workers (default: CPUs)")
+    add_executor_arguments(p)
     p.add_argument("--out", help="results directory (default results/compare-A-vs-B)")
     add_force_flag(p)
     p.set_defaults(func=cmd_compare)
@@ -426,19 +430,7 @@ def _add_sweep(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", help="sweep YAML file, or a bundled sweep's name (small, thesis_sobol)")
-    p.add_argument(
-        "--executor",
-        choices=EXECUTORS,
-        default="serial",
-        help="serial (default), processes (local process pool), dask",
-    )
-    p.add_argument("--workers", type=int, help="processes or Dask workers (default: CPUs)")
-    p.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
-        "(implies --executor dask)",
-    )
+    add_executor_arguments(p)
     p.add_argument(
         "--scheduler-file",
         metavar="PATH",

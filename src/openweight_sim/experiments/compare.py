@@ -55,6 +55,7 @@ def paired_runs(
     overrides: Mapping[str, Any] | None = None,
     executor: str = "serial",
     workers: int | None = None,
+    scheduler: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run A and B with common random numbers; their tidy per-quarter frames.
 
@@ -67,13 +68,16 @@ def paired_runs(
         overrides: dotted-path overrides applied to both scenarios.
         executor: ``serial``, ``processes`` or ``dask`` (same results for all).
         workers: parallel workers.
+        scheduler: address of a running Dask scheduler (implies ``dask``).
 
     Returns:
         ``(quarters_a, quarters_b)`` with ``replication`` and ``seed`` columns.
     """
     sa = load_scenario(a, overrides)
     sb = counterfactual_scenario(sa) if b is None else load_scenario(b, overrides)
-    ra, rb = run_replications([sa, sb], replications, seed, executor=executor, workers=workers)
+    ra, rb = run_replications(
+        [sa, sb], replications, seed, executor=executor, workers=workers, scheduler=scheduler
+    )
     return ra.quarters, rb.quarters
 
 
