@@ -7,7 +7,10 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 from PIL import Image
+
+pytestmark = pytest.mark.slow  # command-line runs in subprocesses: make test only
 
 
 def test_run_writes_tables_metadata_and_plots(tmp_path):

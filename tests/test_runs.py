@@ -82,6 +82,7 @@ def test_explicit_seeds_are_used_as_given(serial):
     assert (reps.quarters["price_closed"].to_numpy() == expect).all()
 
 
+@pytest.mark.slow  # process pools / paired CLI runs: make test only
 def test_validate_on_processes_prints_and_writes_the_same_scorecard(tmp_path):
     ser = cli("validate", *TINY_SET, "--replications", "2", "--out", "ser", cwd=tmp_path)
     par = cli(
@@ -100,6 +101,7 @@ def test_validate_on_processes_prints_and_writes_the_same_scorecard(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow  # process pools / paired CLI runs: make test only
 def test_run_on_processes_writes_the_same_tables(tmp_path):
     args = ["run", "baseline", *TINY_SET, "--replications", "2"]
     ser = cli(*args, "--out", "ser", cwd=tmp_path)
@@ -141,6 +143,7 @@ def test_summary_table_uses_the_catalogue_labels_units_and_scale(serial):
 # --------------------------------------------------------------------------- counterfactual
 
 
+@pytest.mark.slow  # process pools / paired CLI runs: make test only
 def test_compare_without_b_compares_with_the_counterfactual(tmp_path):
     args = [*TINY_SET, "--replications", "2", "--seed", "1"]
     cf = cli("compare", "baseline", *args, "--out", "cf", cwd=tmp_path)

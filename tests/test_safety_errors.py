@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every case runs the command line in a subprocess: make test only
+
 CLI = [sys.executable, "-m", "openweight_sim.cli"]
 SMALL = ["--set", "developers.count=300", "--set", "end=2023Q4"]
 

@@ -24,6 +24,8 @@ from openweight_sim.outdir import (
 )
 from openweight_sim.scenario import ScenarioError
 
+pytestmark = pytest.mark.slow  # command-line sessions in subprocesses: make test only
+
 CLI = [sys.executable, "-m", "openweight_sim.cli"]
 SMALL = ["--set", "developers.count=300", "--set", "end=2023Q4"]
 
