@@ -29,7 +29,8 @@ test: $(STAMP) lint
 	$(VENV)/bin/python -m pytest --nbmake tests $(NOTEBOOKS)
 
 # The quick loop while editing: lint and the tests on two workers, without the notebooks, the
-# browser test and the tests marked slow (process pools, Dask, kill-and-resume, Solara sessions).
+# browser test and the tests marked slow (process pools, Dask, kill-and-resume, Solara sessions,
+# command-line subprocess suites).
 test-fast: $(STAMP) lint
 	$(VENV)/bin/python -m pytest -q -n 2 -m "not browser and not slow" tests
 
