@@ -100,3 +100,62 @@ def test_plot_command_redraws(tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert (out / "plots" / "prices.png").exists()
+
+
+def test_plot_redraws_the_fan_charts_of_a_replicated_run(tmp_path):
+    out = tmp_path / "r"
+    cli = [sys.executable, "-m", "openweight_sim.cli"]
+    subprocess.run(
+        [
+            *cli,
+            "run",
+            "baseline",
+            "--set",
+            "developers.count=300",
+            "--set",
+            "end=2024Q2",
+            "--replications",
+            "2",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    for p in (out / "plots").iterdir():
+        p.unlink()
+    res = subprocess.run([*cli, "plot", str(out)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    drawn = {p.name for p in (out / "plots").iterdir()}
+    assert {"prices.png", "fan_price_closed.png"} <= drawn
+
+
+def test_plot_of_a_broken_quarters_table_is_one_line(tmp_path):
+    out = tmp_path / "r"
+    cli = [sys.executable, "-m", "openweight_sim.cli"]
+    subprocess.run(
+        [
+            *cli,
+            "run",
+            "baseline",
+            "--set",
+            "developers.count=300",
+            "--set",
+            "end=2023Q2",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    for content, expected in (
+        (b"\xff\xfe\x00", "unreadable"),
+        (b"", "unreadable"),
+        (b"quarter,x\n2023Q1,1\n", "not a run's quarters table (missing columns"),
+    ):
+        (out / "quarters.csv").write_bytes(content)
+        before = {p.name: p.read_bytes() for p in (out / "plots").iterdir()}
+        res = subprocess.run([*cli, "plot", str(out)], capture_output=True, text=True)
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and expected in res.stderr
+        assert {p.name: p.read_bytes() for p in (out / "plots").iterdir()} == before

@@ -216,6 +216,16 @@ def test_inelastic_demand_is_reported_as_no_equilibrium(runs) -> None:
         quarters.loc[quarters["no_equilibrium"], "quarter"]
     )
     _assert_no_unflagged_loss(quarters, offers)
+    # nothing computed from the capped prices is reported as a market outcome
+    from openweight_sim.metrics import _PRICE_DEPENDENT
+
+    for col in ("price_closed", "price_gpt4_level", "closed_gross_margin", "meta_net_payoff"):
+        assert col in _PRICE_DEPENDENT
+        assert quarters[col].isna().all(), col
+    shares = [c for c in quarters.columns if c.startswith("share_tokens_")]
+    assert shares and quarters[shares].isna().all().all()
+    # what does not depend on prices is still reported
+    assert quarters["best_closed"].notna().all() and quarters["adoption"].notna().all()
 
 
 @pytest.mark.parametrize("name", ["slow_gpus", "low_cap"])

@@ -222,6 +222,12 @@ CASES = {
         ["sweep", "tiny.yaml", "--out", "{corrupt}", "--resume", "--no-progress"],
         "manifest.json: corrupt (not valid JSON",
     ),
+    "plot_user_directory": (
+        ["plot", "decoy"],
+        "decoy: is not an openweight-sim results directory",
+    ),
+    "plot_missing_directory": (["plot", "nowhere"], "nowhere: no such directory"),
+    "plot_sweep_directory": (["plot", "{sweep}"], "holds sweep results; plot redraws"),
     "directory_as_scenario": (["run", "decoy"], "decoy: is a directory, not a file"),
     "directory_yaml_as_scenario": (["run", "d.yaml"], "d.yaml: is a directory, not a file"),
 }

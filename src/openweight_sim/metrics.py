@@ -66,6 +66,31 @@ class MarketState:
     gpu_price: float
 
 
+_PRICE_DEPENDENT = (
+    "price_closed",
+    "price_open_hosted",
+    "price_self_host",
+    "price_gpt4_level",
+    "closed_flagship_price",
+    "closed_small_price",
+    "price_open_hosted_70b",
+    "share_open_tokens",
+    "share_open_tokens_cn",
+    "share_open_spend",
+    "share_self_host_tokens",
+    "closed_gross_margin",
+    "host_gross_margin",
+    "open_share_enterprise_workloads",
+    "total_tokens",
+    "total_spend",
+    "closed_revenue",
+    "consumer_surplus",
+    "meta_avoided_inference",
+    "meta_net_payoff",
+)
+"""Report columns withheld (NaN) in a quarter without a price equilibrium."""
+
+
 @dataclass
 class QuarterBook:
     """One quarter's market outcome (all money in USD, tokens in millions, prices USD/M)."""
@@ -155,7 +180,28 @@ class QuarterBook:
         b.meta_training_cost = payoff.training_cost
         b.meta_capex_share = payoff.capex_share
         b.meta_net_payoff = payoff.net
+        if b.no_equilibrium:
+            b._withhold_market_outcomes()
         return b
+
+    def _withhold_market_outcomes(self) -> None:
+        """Report no market outcome for a quarter whose prices are not an equilibrium.
+
+        When some firm has no finite best response (``no_equilibrium``), the prices are set
+        by the cap, not by the market; everything computed from them (prices, shares of
+        tokens and spend, margins, money, surplus, Meta's avoided inference and net payoff)
+        would describe a market that cannot exist. Those columns are NaN; the flags,
+        qualities, adoption and the payoff terms that do not depend on prices stay.
+        """
+        for name in _PRICE_DEPENDENT:
+            setattr(self, name, NAN)
+        for table in (
+            self.share_tokens_by_lab,
+            self.share_tokens_by_origin,
+            self.enterprise_spend_share_by_lab,
+        ):
+            for key in table:
+                table[key] = NAN
 
     def _prices_and_shares(self, record: QuarterRecord) -> None:
         """Average prices by kind, open and self-hosted shares, gross margins."""

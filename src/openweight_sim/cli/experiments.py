@@ -36,7 +36,7 @@ sweep file (YAML; see scenarios/sweeps/small.yaml):
   constants: {developers.count: 2000}   overrides applied to every run
   design: {method: sobol, samples: 64, seed: 7}   grid | lhs | sobol | morris
   parameters:
-    developers.price_sensitivity: [0.5, 2.0]   [low, high] for lhs/sobol/morris
+    developers.price_sensitivity: [0.8, 2.0]   [low, high] for lhs/sobol/morris
     labs.meta.release_interval: [2, 3, 4]      list of values for grid
   replications: 3
   outputs: [price_closed@2026Q4, share_open_tokens@final, price_closed/cf@2026Q4]
@@ -133,6 +133,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
             },
         )
     print(text)
+    from openweight_sim.market import impossible_market_warning
+
+    for name, q in ((sa.name, qa), (sb.name, qb)):
+        warning = impossible_market_warning(q)
+        if warning:
+            print(f"{name}: {warning}")
     elapsed = time.perf_counter() - started
     print(
         f"\n{2 * args.replications} runs in {elapsed:.1f} s; results: {out}/ "
@@ -196,6 +202,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         + (f"; {session['runs_before']} were already stored" if session["runs_before"] else "")
     )
     print(_summary(results, list(spec.outputs)))
+    ok = results[results["status"] == "ok"]
+    missing = int(ok[list(spec.outputs)].isna().any(axis=1).sum())
+    if missing:
+        print(
+            f"note: {missing} of {len(ok)} runs have no value for some output (NaN): a quarter "
+            "without a price equilibrium reports no market outcome (quarters.no_equilibrium)"
+        )
     print(f"results: {out}/results.csv (runs: {out}/runs/, manifest: {out}/manifest.json)")
     if manifest["n_failed"]:
         failed = results[results["status"] != "ok"]
@@ -206,8 +219,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    method = {"sobol": "sobol", "morris": "morris"}.get(spec.design.method, "prim")
-    print(f"next: openweight-sim analyze {out} --method {method}")
+    if spec.design.method in ("sobol", "morris"):
+        print(f"next: openweight-sim analyze {out} --method {spec.design.method}")
+    else:
+        print(
+            f"next: openweight-sim analyze {out} --method prim --output "
+            f"{spec.outputs[0]} --threshold VALUE"
+        )
     return 0
 
 
@@ -303,6 +321,11 @@ def _write_prim(sweep, args: argparse.Namespace, tmp: Path) -> str:
     ]
     if dropped:
         lines.append(f"  (non-numeric parameters left out: {', '.join(dropped)})")
+    if not keep.all():
+        lines.append(
+            f"  ({int((~keep).sum())} point(s) left out: {target} has no value there, e.g. a "
+            "quarter without a price equilibrium, whose market outcomes are not reported)"
+        )
     cases = pts.assign(**{target: y_mean.to_numpy(), "of_interest": np.nan})
     cases.loc[keep, "of_interest"] = y.astype(float)
     write_table(cases, tmp, "prim_cases")

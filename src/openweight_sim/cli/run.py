@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -111,22 +112,55 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_run_quarters(d: Path) -> pd.DataFrame:
+    """A run directory's ``quarters.csv``, or a one-line error saying why it cannot be used."""
+    from openweight_sim.outdir import results_kind
+
+    if not d.is_dir():
+        raise ScenarioError(str(d), "", "no such directory")
+    kind = results_kind(d)
+    if kind is None:
+        raise ScenarioError(
+            str(d), "", "is not an openweight-sim results directory (plot redraws a run's plots)"
+        )
+    if kind != "run":
+        raise ScenarioError(
+            str(d), "", f"holds {kind} results; plot redraws the plots of a run directory"
+        )
+    path = d / "quarters.csv"
+    try:
+        df = pd.read_csv(path)
+    except FileNotFoundError:
+        raise ScenarioError(str(path), "", "missing (the run directory is incomplete)") from None
+    except (UnicodeDecodeError, ValueError, OSError) as exc:  # pandas parser errors too
+        raise ScenarioError(str(path), "", f"unreadable: {exc}".splitlines()[0]) from None
+    needed = {"quarter", *SUMMARY}
+    missing = sorted(needed - set(df.columns))
+    if missing or df.empty:
+        what = f"missing columns {', '.join(missing)}" if missing else "no rows"
+        raise ScenarioError(str(path), "", f"not a run's quarters table ({what})")
+    return df
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
-    """Redraw the plots of a results directory."""
+    """Redraw the plots of a run directory (its fan charts too, if it has replications)."""
+    from openweight_sim.experiments.plots import plot_fans
     from openweight_sim.plots import plot_run
 
     d = Path(args.results_dir)
-    path = d / "quarters.csv"
-    if not path.exists():
-        raise ScenarioError(str(d), "", "no quarters.csv here (not a results directory)")
-    df = pd.read_csv(path)
-    if "replication" in df:
-        df = df[df["replication"] == df["replication"].min()]
+    df = _read_run_quarters(d)
     name = d.name
     meta = d / "metadata.json"
-    if meta.exists():
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # else: the dir's name
         name = json.loads(meta.read_text()).get("scenario", {}).get("name", name)
-    for p in plot_run(df.reset_index(drop=True), d / "plots", name):
+    paths = []
+    if "replication" in df and (df["replication"] != df["replication"].iloc[0]).any():
+        paths += plot_fans(df, d / "plots", name)
+        first = df[df["replication"] == df["replication"].min()]
+    else:
+        first = df
+    paths += plot_run(first.reset_index(drop=True), d / "plots", name)
+    for p in paths:
         print(p)
     return 0
 
