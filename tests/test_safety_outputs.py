@@ -357,3 +357,21 @@ def test_sweep_force_replaces_a_sweep(tmp_path):
     manifest = json.loads((tmp_path / "sw" / "manifest.json").read_text())
     assert len(manifest["sessions"]) == 1
     assert results_kind(tmp_path / "sw") == "sweep"
+
+
+def test_a_scenario_file_without_a_name_never_replaces_the_plain_baseline(tmp_path):
+    (tmp_path / "mine.yaml").write_text(
+        "extends: baseline\ndevelopers: {count: 300}\nend: 2023Q2\n"
+    )
+    (tmp_path / "baseline.yaml").write_text("extends: baseline\nend: 2023Q2\n")
+    plain = tmp_path / "results" / "baseline"
+    plain.mkdir(parents=True)
+    (plain / MARKER).write_text(json.dumps({"kind": "run"}))
+    (plain / "quarters.csv").write_text("the plain baseline's results\n")
+    first = cli("run", "mine.yaml", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "results: results/baseline-mine/" in first.stdout
+    second = cli("run", "baseline.yaml", "--set", "developers.count=300", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "results: results/baseline-file" in second.stdout
+    assert (plain / "quarters.csv").read_text() == "the plain baseline's results\n"

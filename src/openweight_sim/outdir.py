@@ -376,6 +376,36 @@ def default_out_dir(
     return base.with_name(name)
 
 
+def scenario_file_suffix(scenario_args: Iterable[Any], base_name: str) -> str:
+    """A default-directory suffix for scenarios read from the user's own files.
+
+    A scenario file that does not set its own ``name`` inherits the one it extends (often
+    ``baseline``), so without a suffix its results would go to ``results/baseline`` and
+    replace the plain baseline's. A user's file (any file other than the bundled scenario
+    of that name) therefore adds its file name, or, where the file is named like the
+    directory, ``file`` and a short hash of its content.
+
+    Args:
+        scenario_args: the command's scenario arguments (bundled names or paths; None ok).
+        base_name: the default directory's name so far (from the scenario's name).
+    """
+    from openweight_sim.bundled import scenarios_dir
+
+    parts = []
+    for arg in scenario_args:
+        if not isinstance(arg, str) or not os.path.isfile(arg):
+            continue  # a bundled name (or nothing): its own name is its directory
+        path = Path(arg)
+        bundled = scenarios_dir() / path.name
+        if bundled.is_file() and bundled.resolve() == path.resolve():
+            continue
+        if path.stem not in base_name:
+            parts.append(path.stem)
+        else:
+            parts.append("file" + hashlib.sha256(path.read_bytes()).hexdigest()[:8])
+    return "-".join(parts)
+
+
 def add_force_flag(parser: Any) -> None:
     """Add ``--force`` to a command that writes a results directory."""
     parser.add_argument(
@@ -419,6 +449,12 @@ def out_dir_for(
     default_replications = DEFAULT_REPLICATIONS.get(kind, 1)
     out = getattr(args, "out", None)
     if not out:
+        default = Path(default)
+        suffix = scenario_file_suffix(
+            [getattr(args, k, None) for k in ("scenario", "a", "b")], default.name
+        )
+        if suffix:
+            default = default.with_name(f"{default.name}-{suffix}")
         sets = dict(parse_override(s) for s in (getattr(args, "set", None) or []))
         reps = getattr(args, "replications", default_replications)
         out = default_out_dir(
