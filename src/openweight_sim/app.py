@@ -19,7 +19,7 @@ from openweight_sim.dashboard.controls import (
     model_params,
     slider_overrides,
 )
-from openweight_sim.dashboard.figures import FIGURES, figure_png
+from openweight_sim.dashboard.figures import FIGURES, NO_DATA, figure_png, price_panel
 from openweight_sim.dashboard.market import DashboardMarket, counterfactual_scenario
 from openweight_sim.dashboard.page import (
     APP_NAME,
@@ -30,7 +30,6 @@ from openweight_sim.dashboard.page import (
     show_counterfactual,
 )
 from openweight_sim.dashboard.summary import HEADLINES, summary_html
-from openweight_sim.panels import NO_DATA, price_panel
 
 __all__ = [
     "APP_NAME",

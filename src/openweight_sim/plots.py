@@ -7,11 +7,14 @@ colours (e.g. the no-open-weights counterfactual), or, if it holds several repli
 (a ``replication`` column), their mean dashed with the 5–95% band shaded. Labels and units
 come from the column catalogue (:mod:`openweight_sim.columns`); :func:`quarter_axis` is the
 one quarter axis of every chart in the package.
-The dashboard's panels, drawn over a scenario's whole horizon, are in :mod:`.panels`.
+Every plot also takes ``quarters`` (the x axis: a scenario's whole horizon, so that a run in
+progress is drawn against the quarters still to come) and ``shade_until`` (the last shaded
+quarter of history); the dashboard draws its panels with these functions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,12 +32,14 @@ LAB_COLORS = {
     "openai": "#10a37f",
     "anthropic": "#d97757",
     "google": "#4285f4",
-    "meta": "#0866ff",
+    "meta": "#0b3d91",
     "mistral": "#fa520f",
-    "deepseek": "#4d6bfe",
-    "alibaba": "#ff6a00",
+    "deepseek": "#17becf",
+    "alibaba": "#ffb000",
     "moonshot": "#6b4fbb",
 }
+"""Lab colours: brand colours, with Meta, DeepSeek and Alibaba set apart from Google's blue
+and Mistral's orange so that neighbouring bands of a stacked plot can be told apart."""
 HISTORY_NOTE = "shaded: historical releases (to 2024Q4); after: projection"
 HISTORY_UNTIL = "2024Q4"
 """Last quarter of the replayed release history in the bundled scenarios (shaded)."""
@@ -57,10 +62,6 @@ def quarter_axis(ax, quarters: list[str], shade_until: str | None = None) -> Non
         ax.axvspan(-0.5, quarters.index(shade_until) + 0.5, color="0.93", zorder=0)
     ax.set_xlim(-0.5, len(quarters) - 0.5)
     ax.grid(alpha=0.3)
-
-
-def _quarter_axis(ax, quarters: list[str]) -> None:
-    quarter_axis(ax, quarters, HISTORY_UNTIL)
 
 
 def draw_overlay(
@@ -105,10 +106,23 @@ def draw_overlay(
     )
 
 
+FIG_SIZE = (9.0, 5.0)
+"""Inches of a run plot (written at 110 dpi)."""
+
+
 def _fig(title: str) -> tuple[Figure, plt.Axes]:
-    fig, ax = plt.subplots(figsize=(9, 5), layout="constrained")
+    """A figure outside pyplot's global state (safe in the dashboard's server threads)."""
+    fig = Figure(figsize=FIG_SIZE, layout="constrained")
+    ax = fig.add_subplot()
     ax.set_title(title, fontsize=12, loc="left")
     return fig, ax
+
+
+def _time_axis(
+    ax, df: pd.DataFrame, quarters: Sequence[str] | None, shade_until: str | None
+) -> None:
+    """The quarter axis over ``quarters`` (default: the frame's own), history shaded."""
+    quarter_axis(ax, list(df["quarter"]) if quarters is None else list(quarters), shade_until)
 
 
 def lab_share_plot(
@@ -117,6 +131,9 @@ def lab_share_plot(
     labels: dict | None = None,
     overlay: pd.DataFrame | None = None,
     overlay_label: str = OVERLAY_LABEL,
+    *,
+    quarters: Sequence[str] | None = None,
+    shade_until: str | None = HISTORY_UNTIL,
 ) -> Figure:
     """Stacked share of all tokens served, by lab; overlay: each lab's stacked edge, dashed."""
     cols = [c for c in df.columns if c.startswith("share_tokens_") and c[13:] in LAB_COLORS]
@@ -146,7 +163,7 @@ def lab_share_plot(
                 )
     ax.set_ylabel("Share of all tokens served (API, hosted and self-hosted)")
     ax.set_ylim(0, 1)
-    _quarter_axis(ax, list(df["quarter"]))
+    _time_axis(ax, df, quarters, shade_until)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), title="Lab (model family)")
     ax.text(0.0, -0.16, HISTORY_NOTE, transform=ax.transAxes, fontsize=8, color="0.4")
     return fig
@@ -157,6 +174,9 @@ def open_share_plot(
     scenario: str = "",
     overlay: pd.DataFrame | None = None,
     overlay_label: str = OVERLAY_LABEL,
+    *,
+    quarters: Sequence[str] | None = None,
+    shade_until: str | None = HISTORY_UNTIL,
 ) -> Figure:
     """Open-weight share of tokens and of spend, and the Chinese-origin open share."""
     fig, ax = _fig(f"Open-weight vs closed models {scenario}".strip())
@@ -177,7 +197,7 @@ def open_share_plot(
     )
     ax.set_ylabel("Share (0–1)")
     ax.set_ylim(0, 1)
-    _quarter_axis(ax, list(df["quarter"]))
+    _time_axis(ax, df, quarters, shade_until)
     ax.legend(loc="upper left", fontsize=9)
     return fig
 
@@ -196,6 +216,9 @@ def price_plot(
     scenario: str = "",
     overlay: pd.DataFrame | None = None,
     overlay_label: str = OVERLAY_LABEL,
+    *,
+    quarters: Sequence[str] | None = None,
+    shade_until: str | None = HISTORY_UNTIL,
 ) -> Figure:
     """Prices on a log axis: closed APIs, hosted open, GPT-4 level, self-hosting."""
     fig, ax = _fig(f"Token prices {scenario}".strip())
@@ -211,8 +234,9 @@ def price_plot(
             draw_overlay(ax, overlay, col, f"{name}, {overlay_label}", color, lw * 0.8)
     ax.set_yscale("log")
     ax.set_ylabel("USD per million tokens (3:1 input:output blend, log scale)")
-    _quarter_axis(ax, list(df["quarter"]))
-    ax.legend(loc="upper right", fontsize=9)
+    _time_axis(ax, df, quarters, shade_until)
+    if ax.get_legend_handles_labels()[0]:  # nothing to name before the first quarter
+        ax.legend(loc="upper right", fontsize=9)
     return fig
 
 
@@ -221,6 +245,9 @@ def quality_gap_plot(
     scenario: str = "",
     overlay: pd.DataFrame | None = None,
     overlay_label: str = OVERLAY_LABEL,
+    *,
+    quarters: Sequence[str] | None = None,
+    shade_until: str | None = HISTORY_UNTIL,
 ) -> Figure:
     """Best closed vs best open quality and the gap between them."""
     fig, ax = _fig(f"Capability: best closed vs best open model {scenario}".strip())
@@ -235,7 +262,7 @@ def quality_gap_plot(
     ax2 = ax.twinx()
     ax2.bar(x, df["quality_gap"], alpha=0.2, color="C3", label="Gap (right axis)")
     ax2.set_ylabel("Gap: best closed − best open (Elo points)")
-    _quarter_axis(ax, list(df["quarter"]))
+    _time_axis(ax, df, quarters, shade_until)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=9)
@@ -247,6 +274,9 @@ def meta_payoff_plot(
     scenario: str = "",
     overlay: pd.DataFrame | None = None,
     overlay_label: str = OVERLAY_LABEL,
+    *,
+    quarters: Sequence[str] | None = None,
+    shade_until: str | None = HISTORY_UNTIL,
 ) -> Figure:
     """Meta's quarterly payoff from its Llama programme, by component."""
     fig, ax = _fig(f"Meta's payoff from open weights {scenario}".strip())
@@ -274,7 +304,7 @@ def meta_payoff_plot(
     )
     ax.axhline(0, color="k", lw=0.8)
     ax.set_ylabel(net.axis_label)
-    _quarter_axis(ax, list(df["quarter"]))
+    _time_axis(ax, df, quarters, shade_until)
     ax.legend(loc="upper left", fontsize=9)
     return fig
 
@@ -312,6 +342,5 @@ def plot_run(
         fig = fn(df, label, overlay=overlay, overlay_label=overlay_label)
         path = out / f"{name}.png"
         fig.savefig(path, dpi=110)
-        plt.close(fig)
         paths.append(path)
     return paths
