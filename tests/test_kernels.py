@@ -211,7 +211,7 @@ def test_book_developers_matches_bincount(
         n_options,
     )  # fmt: skip
 
-    # the array formulation (QuarterBook.account before the kernel)
+    # the array formulation (the accounting before the kernel)
     using = col >= 0
     tok = tokens[rows] * scale
     paid = np.nan_to_num(price_paid[rows])  # infinite prices become +-float max

@@ -9,7 +9,7 @@ The pipeline is SALib's ``sample → evaluate → analyze``:
   are the same for every executor and worker count; a killed sweep restarted with
   ``resume=True`` redoes nothing that finished.
 * :func:`open_sweep` reads a sweep directory back for analysis (:mod:`.sensitivity`,
-  :mod:`.prim`).
+  :mod:`.discovery`).
 
 The evaluator is a function ``(params, seed) -> {output: value}``; by default the model
 (:class:`~.evaluate.ModelEvaluator`), but any function works, which is how the Ishigami
