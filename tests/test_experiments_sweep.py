@@ -193,3 +193,12 @@ def test_failed_runs_are_recorded_and_retried_on_resume(tmp_path):
     df2 = run_sweep(spec(), out, evaluate=sometimes, resume=True, progress=False)
     assert (df2["status"] == "ok").all()
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_a_damaged_shard_is_reported_in_one_line(tmp_path):
+    out = tmp_path / "s"
+    run_sweep(spec(replications=2), out, evaluate=linear, progress=False)
+    shard = out / "runs" / "shard-00000.parquet"
+    shard.write_bytes(shard.read_bytes()[:40])  # truncated by a disk fault
+    with pytest.raises(ScenarioError, match=r"corrupt .*move it out of the sweep"):
+        run_sweep(spec(replications=2), out, evaluate=linear, resume=True, progress=False)

@@ -228,6 +228,18 @@ CASES = {
     ),
     "plot_missing_directory": (["plot", "nowhere"], "nowhere: no such directory"),
     "plot_sweep_directory": (["plot", "{sweep}"], "holds sweep results; plot redraws"),
+    "workers_without_parallel_executor": (
+        ["run", "baseline", *SMALL, "--workers", "2"],
+        "--workers needs --executor processes or dask",
+    ),
+    "scheduler_with_processes": (
+        ["sweep", "tiny.yaml", "--executor", "processes", "--scheduler", "tcp://127.0.0.1:1"],
+        "drop --executor processes",
+    ),
+    "prim_options_with_sobol": (
+        ["analyze", "{sweep}", "--method", "sobol", "--threshold", "1", "--boxes", "5"],
+        "--threshold, --boxes: for --method prim only, not sobol",
+    ),
     "directory_as_scenario": (["run", "decoy"], "decoy: is a directory, not a file"),
     "directory_yaml_as_scenario": (["run", "d.yaml"], "d.yaml: is a directory, not a file"),
 }

@@ -20,7 +20,13 @@ from collections.abc import Sequence
 
 from openweight_sim import __version__, dashboard
 from openweight_sim.cli import calibration, experiments, run
-from openweight_sim.cli.common import CliError, _Parser, metadata, overrides_from
+from openweight_sim.cli.common import (
+    CliError,
+    _Parser,
+    check_executor_options,
+    metadata,
+    overrides_from,
+)
 from openweight_sim.cli.run import SUMMARY_COLUMNS, summary_table, year_end_rows
 from openweight_sim.clierrors import guard_main, validate_numbers
 from openweight_sim.scenario import ScenarioError
@@ -64,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        if hasattr(args, "executor"):
+            check_executor_options(args)  # before anything is written
         return int(args.func(args) or 0)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -49,8 +49,18 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def check_executor_options(args: argparse.Namespace) -> None:
+    """Refuse executor options that would be silently ignored (one line, exit status 2)."""
+    cluster = getattr(args, "scheduler", None) or getattr(args, "scheduler_file", None)
+    if cluster and args.executor == "processes":
+        raise CliError("--scheduler sends the runs to a Dask cluster; drop --executor processes")
+    if args.workers is not None and args.executor == "serial" and not cluster:
+        raise CliError("--workers needs --executor processes or dask (serial runs use one worker)")
+
+
 def run_options(args: argparse.Namespace) -> dict[str, Any]:
     """The executor options of :func:`add_executor_arguments` as keyword arguments."""
+    check_executor_options(args)
     return {"executor": args.executor, "workers": args.workers, "scheduler": args.scheduler}
 
 

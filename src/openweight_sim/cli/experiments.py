@@ -21,6 +21,7 @@ from openweight_sim import __version__
 from openweight_sim.cli.common import (
     CliError,
     add_executor_arguments,
+    check_executor_options,
     overrides_from,
     run_options,
 )
@@ -168,6 +169,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     spec, path = read_sweep_file(args.file)
     out = out_dir_for(args, Path("results") / "sweeps" / (spec.name or path.stem), "sweep")
+    check_executor_options(args)
     executor = "dask" if args.scheduler or args.scheduler_file else args.executor
     workers = 1 if executor == "serial" else (args.workers or default_workers())
     try:
@@ -377,6 +379,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         sweep.spec.design.method, "prim"
     )
     if method in ("sobol", "morris"):
+        prim_only = [
+            flag
+            for flag, used in (
+                ("--threshold", args.threshold is not None),
+                ("--above", args.above),
+                ("--boxes", args.boxes != 3),
+                ("--peel-alpha", args.peel_alpha != 0.05),
+                ("--paste-alpha", args.paste_alpha != 0.05),
+                ("--mass-min", args.mass_min != 0.05),
+            )
+            if used
+        ]
+        if prim_only:
+            raise CliError(f"{', '.join(prim_only)}: for --method prim only, not {method}")
         from openweight_sim.experiments.sensitivity import check_analyzable
 
         check_analyzable(sweep, method)

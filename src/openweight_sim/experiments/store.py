@@ -288,7 +288,16 @@ class RunStore:
         """Every stored run by run index (shards, then the journal; the later record wins)."""
         records: dict[int, dict[str, Any]] = {}
         for shard in self.shards():
-            for rec in _shard_records(pd.read_parquet(shard)):
+            try:
+                frame = pd.read_parquet(shard)
+            except (OSError, ValueError) as exc:  # damaged on disk (shards are renamed whole)
+                raise ScenarioError(
+                    str(shard),
+                    "",
+                    f"corrupt (not a readable Parquet file: {str(exc).splitlines()[0]}); "
+                    "move it out of the sweep and run with --resume to redo its runs",
+                ) from None
+            for rec in _shard_records(frame):
                 records[rec["run"]] = rec
         for rec in self._journal_records():
             records[int(rec["run"])] = rec
