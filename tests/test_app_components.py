@@ -562,3 +562,25 @@ def test_browser_test_without_chromium_fails_in_ci_and_skips_locally(tmp_path, c
     assert run.returncode == (1 if ci else 0)  # CI: the run fails (error at set-up)
     if ci:
         assert "required in CI" in run.stdout
+
+
+def test_dashboard_on_a_busy_port_is_one_line_before_starting():
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        res = subprocess.run(
+            [sys.executable, "-m", "openweight_sim.cli", "dashboard", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.strip().splitlines() == [
+        f"error: dashboard: --host 127.0.0.1 --port {port}: cannot listen there (already in "
+        "use); choose another"
+    ]

@@ -99,6 +99,26 @@ def preflight() -> str | None:
     return None
 
 
+def address_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host:port`` (checked before starting it), or None."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        return f"--host {host}: not an address of this machine ({exc})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            return f"--host {host} --port {port}: cannot listen there ({reason}); choose another"
+    return None
+
+
 class Stopped(Exception):
     """The dashboard command received a stop signal (SIGTERM or SIGHUP)."""
 
@@ -144,7 +164,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     Stopped by Ctrl-C the status is 130; by SIGTERM or SIGHUP, 128 + the signal number,
     as a shell reports a process killed by it.
     """
-    problem = preflight()
+    problem = preflight() or address_problem(args.host, args.port)
     if problem:
         print(f"error: dashboard: {problem}", file=sys.stderr)
         return 2
