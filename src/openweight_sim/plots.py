@@ -16,15 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-
-if TYPE_CHECKING:
-    pass
 
 from openweight_sim.columns import COLUMNS
 

@@ -103,8 +103,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from openweight_sim.runs import run_replications
     from openweight_sim.scenario import load_scenario
 
-    if args.replications < 1:
-        raise CliError(f"validate: --replications must be >= 1 (got {args.replications})")
     scenario = load_scenario(args.scenario, overrides_from(args))
     facts = load_facts()
     out = out_dir_for(args, f"results/validate-{scenario.name}", "validation")
@@ -306,8 +304,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from openweight_sim.io import atomic_dir
     from openweight_sim.scenario import load_scenario
 
-    if args.replications < 1:
-        raise CliError(f"calibrate: --replications must be >= 1 (got {args.replications})")
     if args.max_evals < 1:
         raise CliError(f"calibrate: --max-evals must be >= 1 (got {args.max_evals})")
     overrides = overrides_from(args)

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from openweight_sim import __version__
 from openweight_sim.cli.common import (
     CliError,
     add_executor_arguments,
     check_executor_options,
+    metadata,
     overrides_from,
     run_options,
 )
@@ -77,6 +77,21 @@ def _parse_quarters(text: str | None, both: list[str]) -> list[str] | None:
     return quarters
 
 
+def _compare_metadata(args: argparse.Namespace, sa: Any, sb: Any, quarters: list) -> dict:
+    """What a compare directory needs to be reproduced: versions, seeds, both scenarios."""
+    from openweight_sim.seeds import spawn_seeds
+
+    seeds = {
+        "root": args.seed,
+        "replications": args.replications,
+        "run_seeds": spawn_seeds(args.seed, args.replications),
+        "pairing": "replication r of A and of B use run_seeds[r]",
+    }
+    meta = metadata(sa, seeds, " ".join(sys.argv))
+    meta["scenario_a"] = meta.pop("scenario")
+    return meta | {"quarters": quarters, "scenario_b": sb.model_dump(mode="json")}
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     """Paired comparison of two scenarios; prints the thesis table, writes results."""
     from openweight_sim.counterfactual import counterfactual_scenario
@@ -86,10 +101,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from openweight_sim.experiments.thesis import thesis_text
     from openweight_sim.io import atomic_dir, write_json, write_table
     from openweight_sim.scenario import load_scenario
-    from openweight_sim.seeds import spawn_seeds
 
-    if args.replications < 2:
-        raise CliError("compare: --replications must be >= 2 (intervals need pairs)")
     overrides = overrides_from(args)
     sa = load_scenario(args.a, overrides)
     sb = load_scenario(args.b, overrides) if args.b else counterfactual_scenario(sa)
@@ -118,20 +130,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         plot_compare_fans(qa, qb, tmp / "plots", sa.name, sb.name)
         write_json(
             tmp / "metadata.json",
-            {
-                "command": " ".join(sys.argv),
-                "openweight_sim_version": __version__,
-                "created_unix": time.time(),
-                "replications": args.replications,
-                "seeds": {
-                    "root": args.seed,
-                    "run_seeds": spawn_seeds(args.seed, args.replications),
-                    "pairing": "replication r of A and of B use run_seeds[r]",
-                },
-                "quarters": list(dict.fromkeys(table["quarter"])),
-                "scenario_a": sa.model_dump(mode="json"),
-                "scenario_b": sb.model_dump(mode="json"),
-            },
+            _compare_metadata(args, sa, sb, list(dict.fromkeys(table["quarter"]))),
         )
     print(text)
     from openweight_sim.market import impossible_market_warning

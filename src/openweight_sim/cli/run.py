@@ -13,7 +13,6 @@ from typing import Any
 import pandas as pd
 
 from openweight_sim.cli.common import (
-    CliError,
     add_executor_arguments,
     metadata,
     overrides_from,
@@ -59,8 +58,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from openweight_sim.plots import plot_run
     from openweight_sim.runs import run_replications
 
-    if args.replications < 1:
-        raise CliError("run: --replications must be >= 1")
     scenario = load_scenario(args.scenario, overrides_from(args))
     out = out_dir_for(args, Path("results") / scenario.name, "run")
     started = time.perf_counter()
@@ -171,7 +168,12 @@ def register(sub: Any) -> None:
     p.add_argument("scenario", help="bundled name (see `scenarios`) or path to a YAML file")
     p.add_argument("--set", action="append", metavar="PATH=VALUE", help="override a parameter")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
-    p.add_argument("--replications", type=int, default=1)
+    p.add_argument(
+        "--replications",
+        type=int,
+        default=1,
+        help="runs with seeds spawned from --seed (default 1); >1 adds bands and fan charts",
+    )
     p.add_argument("--out", help="results directory (default results/<scenario>)")
     add_force_flag(p)
     add_executor_arguments(p)
