@@ -37,7 +37,7 @@ sweep file (YAML; see scenarios/sweeps/small.yaml):
   constants: {developers.count: 2000}   overrides applied to every run
   design: {method: sobol, samples: 64, seed: 7}   grid | lhs | sobol | morris
   parameters:
-    developers.price_sensitivity: [0.8, 2.0]   [low, high] for lhs/sobol/morris
+    developers.price_sensitivity: [1.0, 2.0]   [low, high] for lhs/sobol/morris
     labs.meta.release_interval: [2, 3, 4]      list of values for grid
   replications: 3
   outputs: [price_closed@2026Q4, share_open_tokens@final, price_closed/cf@2026Q4]
