@@ -159,3 +159,35 @@ def test_plot_of_a_broken_quarters_table_is_one_line(tmp_path):
         assert res.returncode == 2 and "Traceback" not in res.stderr
         assert len(res.stderr.strip().splitlines()) == 1 and expected in res.stderr
         assert {p.name: p.read_bytes() for p in (out / "plots").iterdir()} == before
+
+
+def test_replicated_run_keeps_every_replications_agent_tables_and_plot_redraws_compare(tmp_path):
+    cli = [sys.executable, "-m", "openweight_sim.cli"]
+    small = ["--set", "developers.count=300", "--set", "end=2023Q4"]
+    out = tmp_path / "r"
+    subprocess.run(
+        [*cli, "run", "baseline", *small, "--replications", "3", "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    quarters = pd.read_csv(out / "quarters.csv")
+    for name in ("labs", "hosts", "offers", "releases"):
+        table = pd.read_csv(out / f"{name}.csv")
+        assert list(table.columns[:2]) == ["replication", "seed"], name
+        assert sorted(table["replication"].unique()) == [0, 1, 2], name
+        pairs = table[["replication", "seed"]].drop_duplicates()
+        q_pairs = quarters[["replication", "seed"]].drop_duplicates()
+        assert pairs.sort_values("replication").to_numpy().tolist() == (
+            q_pairs.sort_values("replication").to_numpy().tolist()
+        )
+    cmp = tmp_path / "c"
+    subprocess.run(
+        [*cli, "compare", "baseline", *small, "--replications", "2", "--out", str(cmp)],
+        check=True,
+        capture_output=True,
+    )
+    for p in (cmp / "plots").iterdir():
+        p.unlink()
+    res = subprocess.run([*cli, "plot", str(cmp)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert any(p.name.startswith("fan_") for p in (cmp / "plots").iterdir())

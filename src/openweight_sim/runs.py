@@ -25,7 +25,7 @@ from openweight_sim.scenario import Scenario, load_scenario
 from openweight_sim.seeds import spawn_seeds
 
 AGENT_TABLES = ("labs", "hosts", "offers", "releases")
-"""Per-agent tables a run can return beside its quarters (``run`` writes the first run's)."""
+"""Per-agent tables a run can return beside its quarters (``run`` writes every replication's)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,8 @@ class Replications:
         seeds: the run seeds, replication ``r`` used ``seeds[r]``.
         root: the root seed they were spawned from (None if explicit seeds were given).
         quarters: tidy per-quarter frame: ``replication``, ``seed``, then the model's columns.
-        tables: the first replication's per-agent tables (empty unless asked for).
+        tables: per-agent tables of every replication, each with ``replication`` and ``seed``
+            columns first (empty unless asked for).
     """
 
     scenario: Scenario
@@ -124,7 +125,7 @@ def run_replications(
         executor: ``serial``, ``processes`` or ``dask`` (same results for all).
         workers: parallel workers (default: the CPUs available).
         scheduler: address of a running Dask scheduler (implies ``dask``).
-        tables: also keep the first replication's per-agent tables.
+        tables: also keep every replication's per-agent tables.
 
     Returns:
         One :class:`Replications` per scenario, in the order given.
@@ -134,7 +135,7 @@ def run_replications(
     run_seeds = list(seeds) if seeds is not None else spawn_seeds(seed, replications)
     root = None if seeds is not None else seed
     tasks = [
-        RunTask(sc, s, r, side, tables and r == 0)
+        RunTask(sc, s, r, side, tables)
         for side, sc in enumerate(scenarios)
         for r, s in enumerate(run_seeds)
     ]
@@ -143,16 +144,23 @@ def run_replications(
         got[(result.task.side, result.task.replication)] = result
     out = []
     for side, sc in enumerate(scenarios):
-        frames = []
-        for r, s in enumerate(run_seeds):
-            df = got[(side, r)].quarters
-            df.insert(0, "seed", s)
-            df.insert(0, "replication", r)
-            frames.append(df)
-        first = got[(side, 0)].tables if run_seeds else {}
-        quarters = pd.concat(frames, ignore_index=True)
-        out.append(Replications(sc, run_seeds, root, quarters, first))
+        results = [got[(side, r)] for r in range(len(run_seeds))]
+        quarters = _stack([res.quarters for res in results], run_seeds)
+        agent_tables = {
+            name: _stack([res.tables[name] for res in results], run_seeds)
+            for name in (AGENT_TABLES if tables and results else ())
+        }
+        out.append(Replications(sc, run_seeds, root, quarters, agent_tables))
     return out
+
+
+def _stack(frames: Sequence[pd.DataFrame], seeds: Sequence[int]) -> pd.DataFrame:
+    """One table of every replication's rows, ``replication`` and ``seed`` columns first."""
+    parts = [
+        df.assign(replication=r, seed=s)[["replication", "seed", *df.columns]]
+        for r, (df, s) in enumerate(zip(frames, seeds, strict=True))
+    ]
+    return pd.concat(parts, ignore_index=True)
 
 
 def replicate_scenario(

@@ -109,8 +109,12 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_run_quarters(d: Path) -> pd.DataFrame:
-    """A run directory's ``quarters.csv``, or a one-line error saying why it cannot be used."""
+PLOTTABLE = ("run", "compare")
+"""Kinds of results directory whose plots ``plot`` redraws from their tables."""
+
+
+def _plottable_kind(d: Path) -> str:
+    """The kind of a results directory ``plot`` can redraw, or a one-line error."""
     from openweight_sim.outdir import results_kind
 
     if not d.is_dir():
@@ -120,15 +124,24 @@ def _read_run_quarters(d: Path) -> pd.DataFrame:
         raise ScenarioError(
             str(d), "", "is not an openweight-sim results directory (plot redraws a run's plots)"
         )
-    if kind != "run":
+    if kind not in PLOTTABLE:
         raise ScenarioError(
-            str(d), "", f"holds {kind} results; plot redraws the plots of a run directory"
+            str(d),
+            "",
+            f"holds {kind} results; plot redraws the plots of a run or compare directory "
+            f"(re-run the {kind} command to redraw its own)",
         )
-    path = d / "quarters.csv"
+    return kind
+
+
+def _read_quarters(path: Path) -> pd.DataFrame:
+    """A ``quarters`` table of ours, or a one-line error saying why it cannot be used."""
     try:
         df = pd.read_csv(path)
     except FileNotFoundError:
-        raise ScenarioError(str(path), "", "missing (the run directory is incomplete)") from None
+        raise ScenarioError(
+            str(path), "", "missing (the results directory is incomplete)"
+        ) from None
     except (UnicodeDecodeError, ValueError, OSError) as exc:  # pandas parser errors too
         raise ScenarioError(str(path), "", f"unreadable: {exc}".splitlines()[0]) from None
     needed = {"quarter", *SUMMARY}
@@ -139,24 +152,34 @@ def _read_run_quarters(d: Path) -> pd.DataFrame:
     return df
 
 
+def _metadata_names(d: Path, *keys: str) -> list[str | None]:
+    """Scenario names recorded in ``metadata.json`` under ``keys`` (None where absent)."""
+    names: list[str | None] = [None] * len(keys)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        meta = json.loads((d / "metadata.json").read_text())
+        names = [meta.get(k, {}).get("name") for k in keys]
+    return names
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
-    """Redraw the plots of a run directory (its fan charts too, if it has replications)."""
-    from openweight_sim.experiments.plots import plot_fans
+    """Redraw the plots of a run directory (fan charts too, if replicated) or of a compare."""
+    from openweight_sim.experiments.plots import plot_compare_fans, plot_fans
     from openweight_sim.plots import plot_run
 
     d = Path(args.results_dir)
-    df = _read_run_quarters(d)
-    name = d.name
-    meta = d / "metadata.json"
-    with contextlib.suppress(OSError, ValueError, AttributeError):  # else: the dir's name
-        name = json.loads(meta.read_text()).get("scenario", {}).get("name", name)
+    kind = _plottable_kind(d)
     paths = []
-    if "replication" in df and (df["replication"] != df["replication"].iloc[0]).any():
-        paths += plot_fans(df, d / "plots", name)
-        first = df[df["replication"] == df["replication"].min()]
+    if kind == "compare":
+        qa, qb = _read_quarters(d / "quarters_a.csv"), _read_quarters(d / "quarters_b.csv")
+        name_a, name_b = _metadata_names(d, "scenario_a", "scenario_b")
+        paths += plot_compare_fans(qa, qb, d / "plots", name_a or "A", name_b or "B")
     else:
-        first = df
-    paths += plot_run(first.reset_index(drop=True), d / "plots", name)
+        df = _read_quarters(d / "quarters.csv")
+        name = _metadata_names(d, "scenario")[0] or d.name
+        if "replication" in df and (df["replication"] != df["replication"].iloc[0]).any():
+            paths += plot_fans(df, d / "plots", name)
+            df = df[df["replication"] == df["replication"].min()]
+        paths += plot_run(df.reset_index(drop=True), d / "plots", name)
     for p in paths:
         print(p)
     return 0
