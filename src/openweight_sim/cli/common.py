@@ -59,8 +59,11 @@ def check_executor_options(args: argparse.Namespace) -> None:
 
 
 def run_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The executor options of :func:`add_executor_arguments` as keyword arguments."""
-    check_executor_options(args)
+    """The executor options of :func:`add_executor_arguments` as keyword arguments.
+
+    ``main`` has already refused combinations that would be ignored
+    (:func:`check_executor_options`).
+    """
     return {"executor": args.executor, "workers": args.workers, "scheduler": args.scheduler}
 
 

@@ -20,7 +20,6 @@ import pandas as pd
 from openweight_sim.cli.common import (
     CliError,
     add_executor_arguments,
-    check_executor_options,
     metadata,
     overrides_from,
     run_options,
@@ -168,7 +167,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     spec, path = read_sweep_file(args.file)
     out = out_dir_for(args, Path("results") / "sweeps" / (spec.name or path.stem), "sweep")
-    check_executor_options(args)
     executor = "dask" if args.scheduler or args.scheduler_file else args.executor
     workers = 1 if executor == "serial" else (args.workers or default_workers())
     try:
