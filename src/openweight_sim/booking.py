@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from openweight_sim import _kernels, market
-from openweight_sim.records import Choices, DemandSystem, DeveloperGroups, QuarterRecord
+from openweight_sim.records import Choices, DemandSystem, DeveloperGroups, QuarterRecord, ratio
 from openweight_sim.releases import REFERENCE_ELO, Release
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def offer_rows(
                 "tier": rels[j].tier,
                 "quality": quality,
                 "open_weights": is_open,
-                "price": prices[j] if not selfh[j] else _ratio(spend[j], tokens[j]),
+                "price": prices[j] if not selfh[j] else ratio(spend[j], tokens[j]),
                 "marginal_cost": cost[j] if not selfh[j] else NAN,
                 "tokens_m": tokens_l[j],
                 "spend_usd": spend_l[j],
@@ -155,7 +155,3 @@ def offer_rows(
             }
         )
     return rows
-
-
-def _ratio(num: float, den: float) -> float:
-    return float(num / den) if den > 0 else NAN

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from openweight_sim.options import CLOSED_API, HOSTED, OPEN_API, SELF_HOST
-from openweight_sim.records import QuarterRecord
+from openweight_sim.records import QuarterRecord, ratio
 
 if TYPE_CHECKING:
     from openweight_sim.meta_payoff import PayoffTerms
@@ -25,10 +25,6 @@ ORIGINS = ("US", "CN", "EU")
 """Lab origins with a token-share column (the values ``Lab.origin`` may take)."""
 ENTERPRISE_SHARE = "enterprise_spend_share_"
 """Prefix of the per-lab enterprise spend-share columns (labs: ``reporting``)."""
-
-
-def _ratio(num: float, den: float) -> float:
-    return float(num / den) if den > 0 else NAN
 
 
 @dataclass(frozen=True)
@@ -215,15 +211,15 @@ class QuarterBook:
         self.total_tokens = float(Q.sum())
         self.total_spend = float(spend.sum())
         self.closed_revenue = float(spend[closed].sum())
-        self.price_closed = _ratio(spend[closed].sum(), Q[closed].sum())
-        self.price_open_hosted = _ratio(spend[hosted].sum(), Q[hosted].sum())
-        self.price_self_host = _ratio(spend[selfh].sum(), Q[selfh].sum())
-        self.share_open_tokens = _ratio(Q[openm].sum(), Q.sum())
-        self.share_open_tokens_cn = _ratio(Q[openm & opts.cn].sum(), Q.sum())
-        self.share_open_spend = _ratio(spend[openm].sum(), spend.sum())
-        self.share_self_host_tokens = _ratio(Q[selfh].sum(), Q.sum())
-        self.closed_gross_margin = _ratio(margin[closed].sum(), spend[closed].sum())
-        self.host_gross_margin = _ratio(margin[hosted].sum(), spend[hosted].sum())
+        self.price_closed = ratio(spend[closed].sum(), Q[closed].sum())
+        self.price_open_hosted = ratio(spend[hosted].sum(), Q[hosted].sum())
+        self.price_self_host = ratio(spend[selfh].sum(), Q[selfh].sum())
+        self.share_open_tokens = ratio(Q[openm].sum(), Q.sum())
+        self.share_open_tokens_cn = ratio(Q[openm & opts.cn].sum(), Q.sum())
+        self.share_open_spend = ratio(spend[openm].sum(), spend.sum())
+        self.share_self_host_tokens = ratio(Q[selfh].sum(), Q.sum())
+        self.closed_gross_margin = ratio(margin[closed].sum(), spend[closed].sum())
+        self.host_gross_margin = ratio(margin[hosted].sum(), spend[hosted].sum())
 
     def _lab_prices(self, record: QuarterRecord, state: MarketState) -> None:
         """The price facts: GPT-4 level, the flagship lab's, the small tier, the focal 70B."""
@@ -256,19 +252,19 @@ class QuarterBook:
         api_spend = e_spend[opts.api].sum()
         for lab_key, i in state.enterprise_labs.items():
             s = e_spend[opts.api & (opts.lab == i)].sum()
-            self.enterprise_spend_share_by_lab[lab_key] = _ratio(s, api_spend)
-        self.open_share_enterprise_workloads = _ratio(e_tok[opts.open].sum(), e_tok.sum())
+            self.enterprise_spend_share_by_lab[lab_key] = ratio(s, api_spend)
+        self.open_share_enterprise_workloads = ratio(e_tok[opts.open].sum(), e_tok.sum())
 
     def _token_shares(self, record: QuarterRecord, state: MarketState) -> None:
         """Token shares by lab and by lab origin."""
         Q = record.tokens
         lab_tokens = np.bincount(record.options.lab, weights=Q, minlength=len(state.lab_index))
         self.share_tokens_by_lab = {
-            k: _ratio(lab_tokens[i], Q.sum()) for k, i in state.lab_index.items()
+            k: ratio(lab_tokens[i], Q.sum()) for k, i in state.lab_index.items()
         }
         origins = np.array(state.origins)
         self.share_tokens_by_origin = {
-            o: _ratio(lab_tokens[origins == o].sum(), Q.sum()) for o in ORIGINS
+            o: ratio(lab_tokens[origins == o].sum(), Q.sum()) for o in ORIGINS
         }
 
 
@@ -328,7 +324,7 @@ def lab_reporters() -> dict[str, Any]:
         "share_tokens": lambda a: a.model.book.share_tokens_by_lab.get(a.key, NAN),
         "api_revenue_usd": "revenue",
         "serving_cost_usd": "serving_cost",
-        "gross_margin": lambda a: _ratio(a.revenue - a.serving_cost, a.revenue),
+        "gross_margin": lambda a: ratio(a.revenue - a.serving_cost, a.revenue),
         "training_cost_usd": "training_cost_q",
         "cash_usd": "cash",
         "releases": lambda a: len(a.catalogue),

@@ -74,6 +74,11 @@ class Choices:
     col: np.ndarray
 
 
+def ratio(num: float, den: float) -> float:
+    """``num / den`` as a float, or NaN where ``den`` is not positive (nothing was sold)."""
+    return float(num / den) if den > 0 else float("nan")
+
+
 @dataclass
 class QuarterRecord:
     """One quarter booked: per option, volumes, money and prices (real-world units).

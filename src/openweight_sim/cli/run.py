@@ -32,11 +32,10 @@ SUMMARY_COLUMNS = SUMMARY
 
 
 def year_end_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows of each year's last quarter (Q4), or the final quarter if the run ends earlier."""
-    q4 = df[df["quarter"].str.endswith("Q4")]
-    if df["quarter"].iloc[-1] not in set(q4["quarter"]):
-        q4 = pd.concat([q4, df.tail(1)])
-    return q4
+    """Rows of each year's last quarter (Q4, or the final quarter if the run ends earlier)."""
+    from openweight_sim.experiments.compare import year_end_quarters
+
+    return df[df["quarter"].isin(year_end_quarters(df["quarter"]))]
 
 
 def summary_table(df: pd.DataFrame) -> str:
