@@ -65,9 +65,35 @@ def evaluate_task(evaluate: Evaluator, task: Task) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         outputs = {str(k): float(v) for k, v in evaluate(task.params, task.seed).items()}
-        status, error = "ok", None
+        error = None
     except Exception as exc:  # recorded in the run file, retried by --resume
-        outputs, status, error = {}, "failed", f"{type(exc).__name__}: {exc}"
+        outputs, error = {}, exc
+    return run_record(
+        task,
+        outputs,
+        error,
+        elapsed_s=time.perf_counter() - started,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+    )
+
+
+def run_record(
+    task: Task,
+    outputs: dict[str, float],
+    error: BaseException | None,
+    *,
+    elapsed_s: float | None,
+    worker: str | None,
+) -> dict[str, Any]:
+    """The stored record of one run: ``ok`` with its outputs, or ``failed`` with its error.
+
+    Args:
+        task: the run.
+        outputs: its outputs (empty if it failed).
+        error: what made it fail, or None.
+        elapsed_s: seconds it took (None if it never returned).
+        worker: ``host:pid`` of the process that ran it (None if unknown).
+    """
     return {
         "run": task.run,
         "point": task.point,
@@ -75,9 +101,9 @@ def evaluate_task(evaluate: Evaluator, task: Task) -> dict[str, Any]:
         "seed": task.seed,
         "params": task.params,
         "outputs": outputs,
-        "status": status,
-        "error": error,
-        "elapsed_s": time.perf_counter() - started,
+        "status": "ok" if error is None else "failed",
+        "error": None if error is None else f"{type(error).__name__}: {error}",
+        "elapsed_s": elapsed_s,
         "finished_unix": time.time(),
-        "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "worker": worker,
     }

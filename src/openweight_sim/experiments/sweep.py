@@ -31,7 +31,13 @@ import pandas as pd
 
 from openweight_sim import __version__
 from openweight_sim.experiments.designs import DesignMatrix, sample_design
-from openweight_sim.experiments.evaluate import Evaluator, ModelEvaluator, Task, evaluate_task
+from openweight_sim.experiments.evaluate import (
+    Evaluator,
+    ModelEvaluator,
+    Task,
+    evaluate_task,
+    run_record,
+)
 from openweight_sim.experiments.executors import check_scheduler, execute
 from openweight_sim.experiments.spec import SweepSpec, parse_spec, read_sweep_file, resolve_model
 from openweight_sim.experiments.store import RunStore, json_safe, results_frame
@@ -56,20 +62,7 @@ def _lost_run(todo: list[Task], index: int, exc: BaseException) -> dict[str, Any
     Stored as a failed run with the error, like a run that raised, so that one poisonous
     corner of parameter space does not abort a long sweep; ``--resume`` retries it.
     """
-    task = todo[index]
-    return {
-        "run": task.run,
-        "point": task.point,
-        "replication": task.replication,
-        "seed": task.seed,
-        "params": task.params,
-        "outputs": {},
-        "status": "failed",
-        "error": f"{type(exc).__name__}: {exc}",
-        "elapsed_s": None,
-        "finished_unix": time.time(),
-        "worker": None,
-    }
+    return run_record(todo[index], {}, exc, elapsed_s=None, worker=None)
 
 
 def _evaluator_name(evaluate: Evaluator) -> str:
