@@ -56,7 +56,7 @@ def book_quarter(
     """
     scale = dev.scale
     # per-developer sums in one compiled pass (same order as np.bincount)
-    tokens, spend, e_tok, e_spend, on_focal = _kernels.book_developers(
+    tokens, spend, e_tok, e_spend, e_count, on_focal = _kernels.book_developers(
         choices.rows,
         choices.col,
         dev.tokens,
@@ -74,7 +74,7 @@ def book_quarter(
         demand.delta,
         np.where(selfh, 1.0, eq.prices),
         demand.alpha,
-        nest=opts.rid,
+        nest=opts.nest,
         sigma=nest_sigma,
         log_price=True,
         available=demand.available,
@@ -90,6 +90,7 @@ def book_quarter(
         serving_cost=np.where(selfh, spend, opts.cost * tokens),
         enterprise_tokens=e_tok,
         enterprise_spend=e_spend,
+        enterprise_workloads=e_count,
         focal_developers=int(on_focal),
         consumer_surplus=float((cs * counts).sum() * scale),
         pricing_converged=bool(eq.converged),

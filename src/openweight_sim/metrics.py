@@ -77,6 +77,8 @@ _PRICE_DEPENDENT = (
     "closed_gross_margin",
     "host_gross_margin",
     "open_share_enterprise_workloads",
+    "open_share_enterprise_workload_count",
+    "self_host_cost",
     "total_tokens",
     "total_spend",
     "closed_revenue",
@@ -103,6 +105,7 @@ class QuarterBook:
     share_open_tokens_cn: float = NAN
     share_open_spend: float = NAN
     share_self_host_tokens: float = NAN
+    self_host_cost: float = 0.0
     quality_gap: float = NAN
     best_closed: float = NAN
     best_open: float = NAN
@@ -110,6 +113,7 @@ class QuarterBook:
     closed_gross_margin: float = NAN
     host_gross_margin: float = NAN
     open_share_enterprise_workloads: float = NAN
+    open_share_enterprise_workload_count: float = NAN
     total_tokens: float = 0.0
     total_spend: float = 0.0
     closed_revenue: float = 0.0
@@ -208,15 +212,17 @@ class QuarterBook:
         selfh = kind == SELF_HOST
         openm = opts.open
         margin = spend - record.serving_cost
+        market = ~selfh  # what is paid to labs and hosts; self-hosting is the buyer's own cost
         self.total_tokens = float(Q.sum())
-        self.total_spend = float(spend.sum())
+        self.total_spend = float(spend[market].sum())
+        self.self_host_cost = float(spend[selfh].sum())
         self.closed_revenue = float(spend[closed].sum())
         self.price_closed = ratio(spend[closed].sum(), Q[closed].sum())
         self.price_open_hosted = ratio(spend[hosted].sum(), Q[hosted].sum())
         self.price_self_host = ratio(spend[selfh].sum(), Q[selfh].sum())
         self.share_open_tokens = ratio(Q[openm].sum(), Q.sum())
         self.share_open_tokens_cn = ratio(Q[openm & opts.cn].sum(), Q.sum())
-        self.share_open_spend = ratio(spend[openm].sum(), spend.sum())
+        self.share_open_spend = ratio(spend[openm & market].sum(), spend[market].sum())
         self.share_self_host_tokens = ratio(Q[selfh].sum(), Q.sum())
         self.closed_gross_margin = ratio(margin[closed].sum(), spend[closed].sum())
         self.host_gross_margin = ratio(margin[hosted].sum(), spend[hosted].sum())
@@ -254,6 +260,8 @@ class QuarterBook:
             s = e_spend[opts.api & (opts.lab == i)].sum()
             self.enterprise_spend_share_by_lab[lab_key] = ratio(s, api_spend)
         self.open_share_enterprise_workloads = ratio(e_tok[opts.open].sum(), e_tok.sum())
+        e_count = record.enterprise_workloads
+        self.open_share_enterprise_workload_count = ratio(e_count[opts.open].sum(), e_count.sum())
 
     def _token_shares(self, record: QuarterRecord, state: MarketState) -> None:
         """Token shares by lab and by lab origin."""
