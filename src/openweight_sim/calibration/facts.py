@@ -26,6 +26,10 @@ IN_SAMPLE_END = "2024Q4"
 
 FACT_COLUMNS = ["id", "metric", "period", "observed", "low", "high", "unit", "source", "note"]
 
+READINGS = ("primary", "secondary", "recalled")
+"""How a fact was read (optional ``read`` column): in the source itself, in a text quoting
+it, or from memory without a source text (recalled facts get wider bands)."""
+
 MODEL_COLUMN: dict[str, str] = {
     "price_gpt4_level": "price_gpt4_level",
     "price_open_hosted_70b": "price_open_hosted_70b",
@@ -34,6 +38,7 @@ MODEL_COLUMN: dict[str, str] = {
     "closed_small_price": "closed_small_price",
     "enterprise_spend_share_openai": "enterprise_spend_share_openai",
     "enterprise_spend_share_anthropic": "enterprise_spend_share_anthropic",
+    "enterprise_spend_share_google": "enterprise_spend_share_google",
     "open_share_enterprise_workloads": "open_share_enterprise_workloads",
     "h100_rental_usd_per_hour": "gpu_price",
 }
@@ -64,6 +69,7 @@ METRIC_LABELS: dict[str, str] = {
     "closed_small_price": "Cheapest closed small model",
     "enterprise_spend_share_openai": "Enterprise API spend share: OpenAI",
     "enterprise_spend_share_anthropic": "Enterprise API spend share: Anthropic",
+    "enterprise_spend_share_google": "Enterprise API spend share: Google",
     "open_share_enterprise_workloads": "Open-model share of enterprise workloads",
     "h100_rental_usd_per_hour": "H100 rental price (input)",
 }
@@ -125,6 +131,12 @@ def load_facts(path: str | Path | None = None) -> pd.DataFrame:
             raise ScenarioError(
                 str(p), str(row.id), f"observed {row.observed} outside [{row.low}, {row.high}]"
             )
+    if "read" not in df.columns:
+        df["read"] = ""
+    df["read"] = df["read"].fillna("").astype(str)
+    bad = sorted(set(df["read"]) - {"", *READINGS})
+    if bad:
+        raise ScenarioError(str(p), "read", f"unknown reading(s): {', '.join(bad)}")
     for c in ("observed", "low", "high"):
         df[c] = df[c].astype(float)
     df["column"] = df["metric"].map(MODEL_COLUMN)
