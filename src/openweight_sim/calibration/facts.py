@@ -61,6 +61,11 @@ EXOGENOUS: frozenset[str] = frozenset({"h100_rental_usd_per_hour"})
 STRUCTURAL: frozenset[str] = frozenset({"quality_gap"})
 """Metrics fixed in-sample by the historical release table, not by behaviour."""
 
+BY_CONSTRUCTION: frozenset[str] = EXOGENOUS | STRUCTURAL
+"""Metrics that hold by construction (an input, or the replayed release table): shown on the
+scorecard and flagged ``by_construction``, never counted as evidence of behaviour, left out
+of the loss."""
+
 METRIC_LABELS: dict[str, str] = {
     "price_gpt4_level": "Cheapest price at GPT-4 level",
     "price_open_hosted_70b": "Hosted Llama 70B price (median host)",
@@ -98,8 +103,9 @@ def load_facts(path: str | Path | None = None) -> pd.DataFrame:
         path: a facts CSV (default: the bundled one).
 
     Returns:
-        One row per fact with the columns of :data:`FACT_COLUMNS` plus ``column`` (the
-        simulated counterpart) and ``log_scale``, in file order.
+        One row per fact with the columns of :data:`FACT_COLUMNS` plus ``read`` (how it was
+        read; empty when the file has no such column), ``column`` (the simulated
+        counterpart), ``log_scale`` and ``by_construction``, in file order.
 
     Raises:
         ScenarioError: missing file, missing columns, an unknown metric, a fact outside
@@ -141,4 +147,5 @@ def load_facts(path: str | Path | None = None) -> pd.DataFrame:
         df[c] = df[c].astype(float)
     df["column"] = df["metric"].map(MODEL_COLUMN)
     df["log_scale"] = df["metric"].isin(LOG_SCALE)
+    df["by_construction"] = df["metric"].isin(BY_CONSTRUCTION)
     return df.reset_index(drop=True)
