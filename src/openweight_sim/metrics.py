@@ -77,6 +77,9 @@ _PRICE_DEPENDENT = (
     "closed_gross_margin",
     "host_gross_margin",
     "open_share_enterprise_workloads",
+    "enterprise_open_spend_share",
+    "top_release_token_share",
+    "closed_frontier_spend_share",
     "total_tokens",
     "total_spend",
     "closed_revenue",
@@ -110,6 +113,9 @@ class QuarterBook:
     closed_gross_margin: float = NAN
     host_gross_margin: float = NAN
     open_share_enterprise_workloads: float = NAN
+    enterprise_open_spend_share: float = NAN
+    top_release_token_share: float = NAN
+    closed_frontier_spend_share: float = NAN
     total_tokens: float = 0.0
     total_spend: float = 0.0
     closed_revenue: float = 0.0
@@ -159,6 +165,7 @@ class QuarterBook:
         b.quality_gap = b.best_closed - b.best_open
         b.frontier = state.frontier
         b._enterprise(record, state)
+        b._concentration(record)
         b._token_shares(record, state)
         b.adopters = state.adopters
         b.adoption = state.adoption
@@ -254,6 +261,23 @@ class QuarterBook:
             s = e_spend[opts.api & (opts.lab == i)].sum()
             self.enterprise_spend_share_by_lab[lab_key] = ratio(s, api_spend)
         self.open_share_enterprise_workloads = ratio(e_tok[opts.open].sum(), e_tok.sum())
+        self.enterprise_open_spend_share = ratio(
+            e_spend[opts.api & opts.open].sum(), e_spend[opts.api].sum()
+        )
+
+    def _concentration(self, record: QuarterRecord) -> None:
+        """The largest release's share of all tokens; closed frontier releases' share of spend.
+
+        A release's tokens add up over all its options (its lab's API, every host, self-
+        hosting). The frontier-tier share counts API spend on closed labs' tier-0 releases.
+        """
+        opts, Q, spend = record.options, record.tokens, record.spend
+        if opts.size:
+            _, release = np.unique(opts.rid, return_inverse=True)
+            per_release = np.bincount(release, weights=Q)
+            self.top_release_token_share = ratio(per_release.max(), Q.sum())
+        frontier = (opts.kind == CLOSED_API) & (opts.tier == 0)
+        self.closed_frontier_spend_share = ratio(spend[frontier].sum(), spend.sum())
 
     def _token_shares(self, record: QuarterRecord, state: MarketState) -> None:
         """Token shares by lab and by lab origin."""
