@@ -79,6 +79,9 @@ _PRICE_DEPENDENT = (
     "open_share_enterprise_workloads",
     "open_share_enterprise_workload_count",
     "self_host_cost",
+    "enterprise_open_spend_share",
+    "top_release_token_share",
+    "closed_frontier_spend_share",
     "total_tokens",
     "total_spend",
     "closed_revenue",
@@ -114,6 +117,9 @@ class QuarterBook:
     host_gross_margin: float = NAN
     open_share_enterprise_workloads: float = NAN
     open_share_enterprise_workload_count: float = NAN
+    enterprise_open_spend_share: float = NAN
+    top_release_token_share: float = NAN
+    closed_frontier_spend_share: float = NAN
     total_tokens: float = 0.0
     total_spend: float = 0.0
     closed_revenue: float = 0.0
@@ -163,6 +169,7 @@ class QuarterBook:
         b.quality_gap = b.best_closed - b.best_open
         b.frontier = state.frontier
         b._enterprise(record, state)
+        b._concentration(record)
         b._token_shares(record, state)
         b.adopters = state.adopters
         b.adoption = state.adoption
@@ -262,6 +269,23 @@ class QuarterBook:
         self.open_share_enterprise_workloads = ratio(e_tok[opts.open].sum(), e_tok.sum())
         e_count = record.enterprise_workloads
         self.open_share_enterprise_workload_count = ratio(e_count[opts.open].sum(), e_count.sum())
+        self.enterprise_open_spend_share = ratio(
+            e_spend[opts.api & opts.open].sum(), e_spend[opts.api].sum()
+        )
+
+    def _concentration(self, record: QuarterRecord) -> None:
+        """The largest release's share of all tokens; closed frontier releases' share of spend.
+
+        A release's tokens add up over all its options (its lab's API, every host, self-
+        hosting). The frontier-tier share counts API spend on closed labs' tier-0 releases.
+        """
+        opts, Q, spend = record.options, record.tokens, record.spend
+        if opts.size:
+            _, release = np.unique(opts.rid, return_inverse=True)
+            per_release = np.bincount(release, weights=Q)
+            self.top_release_token_share = ratio(per_release.max(), Q.sum())
+        frontier = (opts.kind == CLOSED_API) & (opts.tier == 0)
+        self.closed_frontier_spend_share = ratio(spend[frontier].sum(), spend.sum())
 
     def _token_shares(self, record: QuarterRecord, state: MarketState) -> None:
         """Token shares by lab and by lab origin."""

@@ -417,6 +417,13 @@ class Pricing(Strict):
     entry_window: int = Field(
         2, ge=1, le=40, description="quarters after a release during which hosts consider it"
     )
+    tier_conduct: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="weight a lab's tier division puts on its other tiers' profits (1: the "
+        "lab prices all tiers jointly; 0: each tier is priced by its own division)",
+    )
     closed_frontier_nest: bool = Field(
         False,
         description="closed frontier-tier APIs of all labs compete within one nest (sigma)",
