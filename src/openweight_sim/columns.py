@@ -87,6 +87,17 @@ _ALL = (
         axis=USD_M_AXIS,
         log=True,
     ),
+    *(
+        Column(
+            f"price_closed_{tier}",
+            f"Closed {tier} price",
+            "USD/M",
+            title=f"Closed API price, {tier} tier (token-weighted mean)",
+            axis=USD_M_AXIS,
+            log=True,
+        )
+        for tier in ("frontier", "mid", "small")
+    ),
     Column(
         "price_open_hosted",
         "Hosted open price",
@@ -268,6 +279,9 @@ SUMMARY = (
 
 KEY = (
     "price_closed",
+    "price_closed_frontier",
+    "price_closed_mid",
+    "price_closed_small",
     "price_open_hosted",
     "price_gpt4_level",
     "share_open_tokens",

@@ -62,8 +62,14 @@ class MarketState:
     gpu_price: float
 
 
+TIER_NAMES = ("frontier", "mid", "small")
+"""Tier names by tier code (the per-tier closed price columns)."""
+
 _PRICE_DEPENDENT = (
     "price_closed",
+    "price_closed_frontier",
+    "price_closed_mid",
+    "price_closed_small",
     "price_open_hosted",
     "price_self_host",
     "price_gpt4_level",
@@ -98,6 +104,9 @@ class QuarterBook:
 
     quarter: str = ""
     price_closed: float = NAN
+    price_closed_frontier: float = NAN
+    price_closed_mid: float = NAN
+    price_closed_small: float = NAN
     price_open_hosted: float = NAN
     price_self_host: float = NAN
     price_gpt4_level: float = NAN
@@ -225,6 +234,9 @@ class QuarterBook:
         self.self_host_cost = float(spend[selfh].sum())
         self.closed_revenue = float(spend[closed].sum())
         self.price_closed = ratio(spend[closed].sum(), Q[closed].sum())
+        for code, tier in enumerate(TIER_NAMES):
+            in_tier = closed & (opts.tier == code)
+            setattr(self, f"price_closed_{tier}", ratio(spend[in_tier].sum(), Q[in_tier].sum()))
         self.price_open_hosted = ratio(spend[hosted].sum(), Q[hosted].sum())
         self.price_self_host = ratio(spend[selfh].sum(), Q[selfh].sum())
         self.share_open_tokens = ratio(Q[openm].sum(), Q.sum())

@@ -145,6 +145,12 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
         targets="Anthropic enterprise spend share (F24, F26)",
     ),
     FreeParameter(
+        "labs.google.brand",
+        -2.0,
+        3.0,
+        targets="Google enterprise spend share (F49, F50; recalled, wide bands)",
+    ),
+    FreeParameter(
         "developers.segments.enterprise.open_constant",
         -5.0,
         0.0,
@@ -163,6 +169,13 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
         0.95,
         targets="host competition: hosted 70B price (F07–F09) "
         "(prior: hosts of the same weights are close substitutes, F10, F46)",
+    ),
+    FreeParameter(
+        "pricing.tier_conduct",
+        0.0,
+        1.0,
+        targets="how far a lab's small-model price internalises its frontier model's profit: "
+        "closed small prices (E07–E09, F22) against the flagship's (F18–F21)",
     ),
 )
 """The default free parameters, their bounds and the facts that identify them."""
