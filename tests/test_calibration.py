@@ -211,6 +211,7 @@ def test_validate_writes_scorecard_and_plot_exit_0(tmp_path, capsys):
         ["calibrate", "--fresh-replications", "0"],
         ["calibrate", "--workers", "2"],
         ["calibrate", "--executor", "processes", "--scheduler-file", "x.json"],
+        ["calibrate", "--scheduler-file", "no_such_scheduler.json"],
     ],
 )
 def test_bad_input_exit_2_one_line_nothing_written(tmp_path, capsys, args):

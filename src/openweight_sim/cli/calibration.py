@@ -342,6 +342,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     load_scenario(scenario, overrides)
     load_facts()
+    if args.scheduler or args.scheduler_file:  # an unusable cluster: one line, before any run
+        from openweight_sim.experiments.executors import check_scheduler
+
+        check_scheduler(args.scheduler, args.scheduler_file)
     out = out_dir_for(args, "results/calibrate", "calibration")
     bar = tqdm(total=args.budget, desc="calibrate", unit="eval", file=sys.stderr)
 
