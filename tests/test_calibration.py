@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -196,7 +197,9 @@ def test_validate_writes_scorecard_and_plot_exit_0(tmp_path, capsys):
     n_behavioural = int((~card["by_construction"]).sum())
     assert printed[-1].startswith(f"{n_within} of {n_behavioural} behavioural facts")
     assert (out / "validation.png").stat().st_size > 10_000
-    assert (out / "metadata.json").exists()
+    meta = json.loads((out / "metadata.json").read_text())
+    assert (meta["within_tolerance"], meta["facts"]) == (n_within, n_behavioural)
+    assert meta["by_construction"] == int(card["by_construction"].sum())
 
 
 @pytest.mark.parametrize(
@@ -211,6 +214,7 @@ def test_validate_writes_scorecard_and_plot_exit_0(tmp_path, capsys):
         ["calibrate", "--fresh-replications", "0"],
         ["calibrate", "--workers", "2"],
         ["calibrate", "--executor", "processes", "--scheduler-file", "x.json"],
+        ["calibrate", "--scheduler-file", "no_such_scheduler.json"],
     ],
 )
 def test_bad_input_exit_2_one_line_nothing_written(tmp_path, capsys, args):

@@ -355,6 +355,83 @@ def fit_seeds(root: int, replications: int, fresh: int) -> FitSeeds:
     return FitSeeds(runs, sampler, [as_int(c) for c in children[replications + 1 :]])
 
 
+def _check_settings(
+    replications: int, max_evals: int, n_params: int, fresh_replications: int | None
+) -> int:
+    """Refuse impossible settings; the number of fresh replications.
+
+    Raises:
+        ScenarioError: a setting out of range.
+    """
+    if replications < 1:
+        raise ScenarioError("calibrate", "replications", f"must be >= 1 (got {replications})")
+    if max_evals < 1:
+        raise ScenarioError("calibrate", "max_evals", f"must be >= 1 (got {max_evals})")
+    if n_params < 2:
+        raise ScenarioError("calibrate", "params", "CMA-ES needs at least two free parameters")
+    n_fresh = 2 * replications if fresh_replications is None else fresh_replications
+    if n_fresh < 1:
+        raise ScenarioError("calibrate", "fresh_replications", f"must be >= 1 (got {n_fresh})")
+    return n_fresh
+
+
+def _search(
+    obj: Objective,
+    params: Sequence[FreeParameter],
+    start: Mapping[str, float],
+    sampler_seed: int,
+    sigma0: float,
+    population: int,
+) -> tuple[float, int]:
+    """Evaluate the start, then CMA-ES from it until the budget is spent.
+
+    Returns:
+        The start's loss and the number of generations.
+    """
+    (start_loss,) = obj.evaluate([start], "start", -1)
+    generations = cma_search(
+        obj.evaluate_units,
+        np.array([p.to_unit(start[p.path]) for p in params]),
+        sampler_seed,
+        best_point=lambda: np.array([p.to_unit(obj.best.point[p.path]) for p in params]),
+        evaluations=lambda: len(obj.trace),
+        sigma0=sigma0,
+        population=population,
+    )
+    return float(start_loss if start_loss is not None else np.nan), generations
+
+
+def _rescore(
+    obj: Objective,
+    start: Mapping[str, float],
+    best: Mapping[str, float],
+    fresh_seeds: Sequence[int],
+) -> tuple[float, float, dict[str, pd.DataFrame]]:
+    """The start's and the best point's losses on fresh seeds, and the four scorecards."""
+    (fs_loss, _, fs_card), (ff_loss, _, ff_card) = obj.score([start, best], fresh_seeds)
+    cards = {
+        "start": obj.card(start),
+        "fitted": obj.card(best),
+        "fresh_start": scorecard_of(fs_card),
+        "fresh_fitted": scorecard_of(ff_card),
+    }
+    return fs_loss, ff_loss, cards
+
+
+def _seed_record(seeds: FitSeeds) -> dict[str, Any]:
+    return {"run_seeds": seeds.runs, "sampler_seed": seeds.sampler, "fresh_seeds": seeds.fresh}
+
+
+def _optimiser_record(population: int, sigma0: float) -> dict[str, Any]:
+    return {
+        "optimiser": "CMA-ES (cmaes, ask/tell, batch per generation)",
+        "population": population,
+        "sigma0": sigma0,
+        "z_cap": Z_CAP,
+        "floor_fraction": FLOOR_FRACTION,
+    }
+
+
 def fit(
     scenario: str | Path | Scenario = "baseline",
     *,
@@ -407,15 +484,7 @@ def fit(
         ScenarioError: a free parameter is not a number of the scenario, bad overrides or
             a bad setting.
     """
-    if replications < 1:
-        raise ScenarioError("calibrate", "replications", f"must be >= 1 (got {replications})")
-    if max_evals < 1:
-        raise ScenarioError("calibrate", "max_evals", f"must be >= 1 (got {max_evals})")
-    if len(params) < 2:
-        raise ScenarioError("calibrate", "params", "CMA-ES needs at least two free parameters")
-    n_fresh = 2 * replications if fresh_replications is None else fresh_replications
-    if n_fresh < 1:
-        raise ScenarioError("calibrate", "fresh_replications", f"must be >= 1 (got {n_fresh})")
+    n_fresh = _check_settings(replications, max_evals, len(params), fresh_replications)
     ov = {"developers.count": CALIBRATION_COUNT, **dict(overrides or {}), "end": IN_SAMPLE_END}
     sc = load_scenario(scenario)
     load_scenario(sc, ov)  # fail early on bad overrides
@@ -438,28 +507,13 @@ def fit(
             pool,
             on_eval,
         )
-        (start_loss,) = obj.evaluate([start], "start", -1)
-        generations = cma_search(
-            obj.evaluate_units,
-            np.array([p.to_unit(start[p.path]) for p in params]),
-            seeds.sampler,
-            best_point=lambda: np.array([p.to_unit(obj.best.point[p.path]) for p in params]),
-            evaluations=lambda: len(obj.trace),
-            sigma0=sigma0,
-            population=popsize,
-        )
+        start_loss, generations = _search(obj, params, start, seeds.sampler, sigma0, popsize)
         best = obj.best
-        (fs_loss, _, fs_card), (ff_loss, _, ff_card) = obj.score([start, best.point], seeds.fresh)
-        cards = {
-            "start": obj.card(start),
-            "fitted": obj.card(best.point),
-            "fresh_start": scorecard_of(fs_card),
-            "fresh_fitted": scorecard_of(ff_card),
-        }
+        fs_loss, ff_loss, cards = _rescore(obj, start, best.point, seeds.fresh)
     return FitResult(
         start=start,
         fitted=dict(best.point),
-        start_loss=float(start_loss or 0.0),
+        start_loss=start_loss,
         fitted_loss=best.loss,
         fresh_start_loss=fs_loss,
         fresh_loss=ff_loss,
@@ -469,21 +523,15 @@ def fit(
         settings={
             "scenario": sc.name,
             "scenario_values": scenario_values,
-            "replications": replications,
             "seed": seed,
-            "run_seeds": seeds.runs,
-            "sampler_seed": seeds.sampler,
-            "fresh_seeds": seeds.fresh,
+            **_seed_record(seeds),
+            "replications": replications,
             "max_evals": max_evals,
             "evaluations": len(obj.trace),
             "generations": generations,
-            "population": popsize,
-            "sigma0": sigma0,
-            "optimiser": "CMA-ES (cmaes, ask/tell, batch per generation)",
+            **_optimiser_record(popsize, sigma0),
             "executor": pool.executor,
             "overrides": ov,
             "seconds": round(time.perf_counter() - t0, 1),
-            "z_cap": Z_CAP,
-            "floor_fraction": FLOOR_FRACTION,
         },
     )

@@ -116,7 +116,12 @@ FOOTNOTES = (
 def cmd_validate(args: argparse.Namespace) -> int:
     """Run replications, print and write the scorecard, draw the overlay plot."""
     from openweight_sim.calibration.plots import plot_validation
-    from openweight_sim.calibration.scorecard import format_scorecard, hit_rate, scorecard
+    from openweight_sim.calibration.scorecard import (
+        construction_rate,
+        format_scorecard,
+        hit_rate,
+        scorecard,
+    )
     from openweight_sim.io import atomic_dir, write_json
     from openweight_sim.market import impossible_market_warning
     from openweight_sim.runs import run_replications
@@ -148,6 +153,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
                     "seeds": reps.seeds_record(),
                     "within_tolerance": n,
                     "facts": m,
+                    "facts_counted": "behavioural facts only",
+                    "by_construction_within": construction_rate(card)[0],
+                    "by_construction": construction_rate(card)[1],
                     "seconds": round(time.perf_counter() - started, 1),
                 },
             ),
@@ -342,6 +350,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     load_scenario(scenario, overrides)
     load_facts()
+    if args.scheduler or args.scheduler_file:  # an unusable cluster: one line, before any run
+        from openweight_sim.experiments.executors import check_scheduler
+
+        check_scheduler(args.scheduler, args.scheduler_file)
     out = out_dir_for(args, "results/calibrate", "calibration")
     bar = tqdm(total=args.budget, desc="calibrate", unit="eval", file=sys.stderr)
 
