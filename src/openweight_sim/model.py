@@ -31,7 +31,7 @@ from mesa.experimental.scenarios import Scenario as MesaScenario
 
 from openweight_sim import _kernels, market
 from openweight_sim.agents import AgentsByType, Developer, DeveloperPopulation, Lab
-from openweight_sim.booking import book_quarter, gpt4_level_price, offer_rows
+from openweight_sim.booking import book_quarter, demand_rows, gpt4_level_price, offer_rows
 from openweight_sim.choice import choose, demand_system, group_developers
 from openweight_sim.demand_classes import ClassArrays
 from openweight_sim.hosts import HostingProvider, enter, entry_candidates, expected_profit, retire
@@ -205,6 +205,7 @@ class OpenWeightMarket(mesa.Model):
         self.record: QuarterRecord | None = None
         self.book = QuarterBook.empty()
         self.offer_records: list[dict[str, Any]] = []
+        self.demand_records: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ helpers
 
@@ -538,6 +539,12 @@ class OpenWeightMarket(mesa.Model):
         self.offer_records.extend(
             offer_rows(record, list(self.labs), list(self.hosts), self.releases)
         )
+        dev = self.developers
+        self.demand_records.extend(
+            demand_rows(
+                record, self.classes, dev.segment_names, dev.workload_names, list(self.labs)
+            )
+        )
         self.datacollector.collect(self)
         self._grow_demand()
         self.q += 1
@@ -564,6 +571,16 @@ class OpenWeightMarket(mesa.Model):
 
         return pd.DataFrame(self.offer_records)
 
+    def demand_frame(self):
+        """Who buys what: tokens and spend per quarter by segment, workload, taste and server.
+
+        One row per (quarter, segment, workload, taste type, lab, tier, option kind, open
+        weights); see :func:`openweight_sim.booking.demand_rows`.
+        """
+        import pandas as pd
+
+        return pd.DataFrame(self.demand_records)
+
     def labs_frame(self):
         """Per-lab, per-quarter table."""
         df = self.datacollector.get_agenttype_vars_dataframe(Lab)
@@ -585,6 +602,7 @@ class OpenWeightMarket(mesa.Model):
                 "name": r.name,
                 "tier": r.tier,
                 "quality": r.quality,
+                "coding": r.coding,
                 "total_params_b": r.total_b,
                 "active_params_b": r.active_b,
                 "moe_leverage": r.leverage,

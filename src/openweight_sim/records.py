@@ -108,6 +108,8 @@ class QuarterRecord:
         pricing_converged, pricing_iterations: the price equilibrium's solver outcome.
         market_flags: the quarter's impossible-market flags (``market.quarter_flags``).
         offer_flags: per-option impossible-market flags (``market.offer_flags``).
+        class_tokens, class_spend: tokens and spend per demand class and option (C×J): who
+            buys what (``booking.demand_rows``); None when not booked.
     """
 
     quarter: str
@@ -126,6 +128,8 @@ class QuarterRecord:
     pricing_iterations: int
     market_flags: dict[str, Any] = field(default_factory=dict)
     offer_flags: dict[str, list[bool]] = field(default_factory=dict)
+    class_tokens: np.ndarray | None = None
+    class_spend: np.ndarray | None = None
 
     def lab_api(self, lab: int) -> np.ndarray:
         """The options a lab sells through its own API (closed, or its open model's API)."""

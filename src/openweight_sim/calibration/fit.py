@@ -106,10 +106,12 @@ class FreeParameter:
 FREE_PARAMETERS: tuple[FreeParameter, ...] = (
     FreeParameter(
         "developers.price_sensitivity",
-        0.3,
+        0.9,
         5.0,
         log=True,
-        targets="price levels and markups (all price facts)",
+        targets="price levels and markups (all price facts); lower bound: below about 0.84 the "
+        "baseline's least price-sensitive class (enterprise, capability-led: 1.6 × 0.75) has "
+        "alpha <= 1, and with log price its sellers have no finite best response",
     ),
     FreeParameter(
         "developers.quality_sensitivity",
