@@ -67,6 +67,7 @@ def mixed_logit_shares(
     nest: ArrayLike | None = None,
     sigma: float = 0.0,
     log_price: bool = False,
+    available: ArrayLike | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Choice probabilities of a discrete-type random-coefficient (nested) logit, type by type.
 
@@ -87,6 +88,8 @@ def mixed_logit_shares(
         nest: nest id per product (J,); ``None`` puts each product in its own nest.
         sigma: nesting parameter in [0, 1).
         log_price: whether price enters as ``ln p``.
+        available: (G, J) bool, what each type can buy (``None``: everything); a product a
+            type cannot buy has share 0 and leaves that type's nest sums.
 
     Returns:
         ``(shares, outside)``: inside shares (G, J) and the outside option's share (G,).
@@ -97,18 +100,21 @@ def mixed_logit_shares(
     p = np.asarray(prices, dtype=float)
     fp = np.log(p) if log_price else p
     nests = np.arange(p.size) if nest is None else np.asarray(nest)
+    can_buy = np.ones((a.size, p.size), bool) if available is None else np.asarray(available)
     shares = np.zeros((a.size, p.size))
     outside = np.zeros(a.size)
     for g in range(a.size):
         u = np.asarray(xi, dtype=float) + x @ b[g] - a[g] * fp
         inclusive = {}
         for n in np.unique(nests):
-            inside = nests == n
+            inside = (nests == n) & can_buy[g]
+            if not inside.any():
+                continue
             scaled = np.exp(u[inside] / (1.0 - sigma))
             inclusive[n] = (1.0 - sigma) * np.log(scaled.sum())
             shares[g, inside] = scaled / scaled.sum()  # s_{j|n} for now
         denom = 1.0 + sum(np.exp(v) for v in inclusive.values())
         for n, value in inclusive.items():
-            shares[g, nests == n] *= np.exp(value) / denom
+            shares[g, nests == n] *= np.exp(value) / denom  # 0 where it cannot buy
         outside[g] = 1.0 / denom
     return shares, outside

@@ -17,8 +17,8 @@ logit with random coefficients (RCNL, one ``rho``) is our nested logit with ``si
 Every test simulates several markets (fixed seeds; types, weights and products differ by
 market) in one pyblp ``Simulation`` and compares, market by market and to 1e-8 relative,
 (a) aggregate and per-type shares at given prices and (b) Bertrand-Nash prices from pyblp's
-``replace_endogenous`` (zeta-markup iteration) with :func:`solve_equilibrium` run with one
-group per type.
+``replace_endogenous`` (its plain zeta-markup iteration, to 1e-14) with
+:func:`solve_equilibrium` run with one group per type.
 """
 
 from __future__ import annotations
@@ -42,6 +42,17 @@ N_MARKETS = 6
 N_TYPES = 3
 N_CHAR = 2  # e.g. general (Arena) quality and coding quality
 PYBLP_ITERATION = {"atol": 1e-14, "max_evaluations": 100_000}
+# (owners per market at most, nests, rho, share of products each type cannot buy)
+CASES = [(None, 0, None, 0.0), (3, 0, None, 0.0), (3, 2, 0.5, 0.0), (4, 3, 0.8, 0.0)]
+CASES += [(3, 0, None, 0.3), (4, 2, 0.6, 0.3)]
+CASE_IDS = [
+    "logit-single",
+    "logit-multi",
+    "nested-0.5",
+    "nested-0.8",
+    "logit-availability",
+    "nested-availability",
+]
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,8 @@ class RCMarkets:
         alpha: price sensitivity per market and type (T, G).
         beta: quality coefficients per market and type (T, G, K).
         weights: type weights per market (T, G), summing to one.
+        available: which type can buy which product row (G, n), or ``None`` (all of them);
+            pyblp's agent-specific availability.
     """
 
     market_ids: np.ndarray
@@ -69,6 +82,7 @@ class RCMarkets:
     alpha: np.ndarray
     beta: np.ndarray
     weights: np.ndarray
+    available: np.ndarray | None = None
 
     def rows(self, t: int) -> np.ndarray:
         """Boolean mask of market ``t``'s product rows."""
@@ -83,17 +97,23 @@ class RCMarkets:
         """Nest ids of market ``t``'s products, or ``None``."""
         return None if self.nesting_ids is None else self.nesting_ids[self.rows(t)]
 
+    def availability(self, t: int) -> np.ndarray | None:
+        """What each type of market ``t`` can buy (G, J), or ``None``."""
+        return None if self.available is None else self.available[:, self.rows(t)]
+
 
 def _rc_markets(
     seed: int,
     alpha_range: tuple[float, float],
     n_firms_max: int | None = None,
     n_nests: int = 0,
+    unavailable: float = 0.0,
 ) -> RCMarkets:
     """Random markets of 4-9 products with random owners, nests and per-market types.
 
     In every market the least price-sensitive type has ``alpha_range[0]`` and the most
-    sensitive ``alpha_range[1]``; the others lie in between.
+    sensitive ``alpha_range[1]``; the others lie in between. Each type cannot buy a fraction
+    ``unavailable`` of the products (at random; every product stays available to some type).
     """
     rng = np.random.default_rng(seed)
     sizes = rng.integers(4, 10, N_MARKETS)
@@ -107,6 +127,10 @@ def _rc_markets(
         nesting_ids = np.concatenate(
             [rng.permutation(np.resize(np.arange(n_nests), j)) for j in sizes]
         )
+    available = None
+    if unavailable:
+        available = rng.random((N_TYPES, n)) >= unavailable
+        available[rng.integers(0, N_TYPES, n), np.arange(n)] = True
     lo, hi = alpha_range
     alpha = np.sort(rng.uniform(lo, hi, (N_MARKETS, N_TYPES)), axis=1)
     alpha[:, 0], alpha[:, -1] = lo, hi
@@ -120,6 +144,7 @@ def _rc_markets(
         alpha=alpha,
         beta=rng.normal(0.8, 0.6, (N_MARKETS, N_TYPES, N_CHAR)),
         weights=rng.dirichlet(np.ones(N_TYPES), N_MARKETS),
+        available=available,
     )
 
 
@@ -149,6 +174,13 @@ def _simulation(
         "nodes": np.zeros((N_MARKETS * N_TYPES, N_CHAR + 1)),
         **{name: deviations[:, k] for k, name in enumerate(demographics)},
     }
+    if mk.available is not None:  # column k: the k-th product of the agent's market
+        sizes = np.bincount(mk.market_ids)
+        table = np.zeros((N_MARKETS, N_TYPES, sizes.max()))
+        for t in range(N_MARKETS):
+            table[t, :, : sizes[t]] = mk.availability(t)
+        for k in range(sizes.max()):
+            agent_data[f"availability{k}"] = table[:, :, k].ravel()
     return pyblp.Simulation(
         (formula, formula),
         product_data,
@@ -163,9 +195,16 @@ def _simulation(
 
 
 def _pyblp_equilibrium(mk: RCMarkets, log_price: bool, rho: float | None) -> Any:
-    """pyblp's Bertrand-Nash prices (zeta-markup iteration to 1e-14) and shares there."""
+    """pyblp's Bertrand-Nash prices (zeta-markup iteration to 1e-14) and shares there.
+
+    Plain iteration (200-500 evaluations per market with a frontier nest of sigma 0.7): pyblp's
+    SQUAREM extrapolates to negative prices with log price and fails.
+    """
     return _simulation(mk, log_price, rho).replace_endogenous(
-        costs=mk.costs, iteration=pyblp.Iteration("simple", PYBLP_ITERATION)
+        costs=mk.costs,
+        iteration=pyblp.Iteration("simple", PYBLP_ITERATION),
+        compute_gradients=False,
+        compute_hessians=False,
     )
 
 
@@ -186,6 +225,7 @@ def _assert_equilibria_match(mk: RCMarkets, log_price: bool, rho: float | None) 
             nest=mk.nest(t),
             sigma=rho or 0.0,
             log_price=log_price,
+            available=mk.availability(t),
         )
         msg = f"market {t}"
         assert eq.converged and not eq.no_equilibrium, eq.explain()
@@ -199,16 +239,12 @@ def _assert_equilibria_match(mk: RCMarkets, log_price: bool, rho: float | None) 
 
 
 @pytest.mark.parametrize("log_price", [False, True], ids=["linear", "log"])
-@pytest.mark.parametrize(
-    ("n_firms_max", "n_nests", "rho"),
-    [(None, 0, None), (3, 0, None), (3, 2, 0.5), (4, 3, 0.8)],
-    ids=["logit-single", "logit-multi", "nested-0.5", "nested-0.8"],
-)
+@pytest.mark.parametrize(("n_firms_max", "n_nests", "rho", "unavailable"), CASES, ids=CASE_IDS)
 def test_shares_at_given_prices(
-    log_price: bool, n_firms_max: int | None, n_nests: int, rho: float | None
+    log_price: bool, n_firms_max: int | None, n_nests: int, rho: float | None, unavailable: float
 ) -> None:
     """Aggregate and per-type shares at arbitrary (non-equilibrium) prices agree with pyblp."""
-    mk = _rc_markets(20 + n_nests, (1.5, 4.0), n_firms_max, n_nests)
+    mk = _rc_markets(20 + n_nests, (1.5, 4.0), n_firms_max, n_nests, unavailable)
     rng = np.random.default_rng(5)
     prices = mk.costs * rng.uniform(1.05, 3.0, mk.costs.size)
     results = _simulation(mk, log_price, rho, prices).replace_endogenous(
@@ -218,27 +254,26 @@ def test_shares_at_given_prices(
     aggregate = np.asarray(results.product_data.shares).ravel()
     for t in range(N_MARKETS):
         sl = mk.rows(t)
-        ours = logit_shares(mk.delta(t), prices[sl], mk.alpha[t], mk.nest(t), rho or 0.0, log_price)
+        ours = logit_shares(
+            mk.delta(t), prices[sl], mk.alpha[t], mk.nest(t), rho or 0.0, log_price,
+            mk.availability(t),
+        )  # fmt: skip
         per_type = np.asarray(results.compute_probabilities(market_id=t)).T
         np.testing.assert_allclose(ours, per_type, rtol=RTOL, atol=0)
         np.testing.assert_allclose(mk.weights[t] @ ours, aggregate[sl], rtol=RTOL, atol=0)
         # and the plain type-by-type formula of tests/analytic.py, with its outside option
         reference, outside = mixed_logit_shares(
             mk.xi[sl], mk.x[sl], mk.beta[t], mk.alpha[t], prices[sl], mk.nest(t),
-            rho or 0.0, log_price,
+            rho or 0.0, log_price, mk.availability(t),
         )  # fmt: skip
         np.testing.assert_allclose(ours, reference, rtol=1e-10, atol=0)
         np.testing.assert_allclose(ours.sum(axis=1) + outside, 1.0, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("log_price", [False, True], ids=["linear", "log"])
-@pytest.mark.parametrize(
-    ("n_firms_max", "n_nests", "rho"),
-    [(None, 0, None), (3, 0, None), (3, 2, 0.5), (4, 3, 0.8)],
-    ids=["logit-single", "logit-multi", "nested-0.5", "nested-0.8"],
-)
+@pytest.mark.parametrize(("n_firms_max", "n_nests", "rho", "unavailable"), CASES, ids=CASE_IDS)
 def test_equilibrium_prices_match_pyblp(
-    log_price: bool, n_firms_max: int | None, n_nests: int, rho: float | None
+    log_price: bool, n_firms_max: int | None, n_nests: int, rho: float | None, unavailable: float
 ) -> None:
     """Bertrand-Nash prices, aggregate and per-type shares agree with pyblp to 1e-8.
 
@@ -248,7 +283,8 @@ def test_equilibrium_prices_match_pyblp(
     """
     alpha_range = (1.6, 4.0) if log_price else (0.8, 2.0)
     assert alpha_range[1] / alpha_range[0] >= 2.0
-    mk = _rc_markets(40 + n_nests + (n_firms_max or 0), alpha_range, n_firms_max, n_nests)
+    seed = 40 + n_nests + (n_firms_max or 0)
+    mk = _rc_markets(seed, alpha_range, n_firms_max, n_nests, unavailable)
     if n_firms_max is not None:  # some market really has a multi-product firm
         assert any(np.unique(mk.firm_ids[mk.rows(t)]).size < mk.rows(t).sum() for t in range(6))
     for t in range(N_MARKETS * log_price):  # the condition is about log price only
@@ -256,7 +292,13 @@ def test_equilibrium_prices_match_pyblp(
         nests = _Groups.from_ids(mk.nest(t), int(sl.sum())).code
         firms = _Groups.from_ids(mk.firm_ids[sl], int(sl.sum())).code
         unbounded = no_finite_best_response(
-            mk.alpha[t], mk.weights[t], None, firms, nests, rho or 0.0, np.ones(sl.sum(), bool)
+            mk.alpha[t],
+            mk.weights[t],
+            mk.availability(t),
+            firms,
+            nests,
+            rho or 0.0,
+            np.ones(sl.sum(), bool),
         )
         assert not unbounded.any()
     _assert_equilibria_match(mk, log_price, rho)
@@ -332,7 +374,7 @@ def test_problem_inverts_shares_and_prices_a_cost_shock() -> None:
             beta=beta,
             method="1s",
             optimization=pyblp.Optimization("return"),
-            iteration=pyblp.Iteration("squarem", {"atol": 1e-14}),
+            iteration=pyblp.Iteration("squarem", {"atol": 1e-14}),  # the BLP contraction
         )
     np.testing.assert_allclose(np.asarray(results.xi).ravel(), mk.xi, rtol=0, atol=1e-10)
     frontier = np.tile(mk.nesting_ids[mk.rows(0)] == 0, N_MARKETS)
