@@ -310,7 +310,9 @@ def _frontier_markets(seed: int, n_frontier: int = 4, n_other: int = 4) -> RCMar
     Product 0..n_frontier-1 of each market are the frontier models, one per lab (firm ids
     0..n_frontier-1), in nest 0. The others are singleton nests: lab 0's small model (a
     multi-product lab across nests), then hosts that sell one product each. The frontier
-    models carry higher quality (and cost) than the others.
+    models carry higher quality (and cost) than the others. The most price-sensitive type
+    cannot buy the last lab's frontier model (say, data residency), so its frontier nest has
+    one member fewer.
     """
     rng = np.random.default_rng(seed)
     size = n_frontier + n_other
@@ -320,6 +322,8 @@ def _frontier_markets(seed: int, n_frontier: int = 4, n_other: int = 4) -> RCMar
     x = rng.normal(0.0, 0.5, (N_MARKETS, size, N_CHAR)) + np.where(frontier, 1.0, -0.5)[:, None]
     costs = np.where(frontier, 2.0, 0.3) * rng.uniform(0.8, 1.25, (N_MARKETS, size))
     alpha = np.tile([1.2, 2.0, 3.0], (N_MARKETS, 1))
+    available = np.ones((N_TYPES, N_MARKETS, size), bool)
+    available[-1, :, n_frontier - 1] = False
     return RCMarkets(
         market_ids=np.repeat(np.arange(N_MARKETS), size),
         firm_ids=np.tile(firm, N_MARKETS),
@@ -330,6 +334,7 @@ def _frontier_markets(seed: int, n_frontier: int = 4, n_other: int = 4) -> RCMar
         alpha=alpha,
         beta=rng.uniform(0.3, 2.5, (N_MARKETS, N_TYPES, N_CHAR)),
         weights=rng.dirichlet(np.ones(N_TYPES), N_MARKETS),
+        available=available.reshape(N_TYPES, -1),
     )
 
 
@@ -393,6 +398,7 @@ def test_problem_inverts_shares_and_prices_a_cost_shock() -> None:
             nest=mk.nest(t),
             sigma=rho,
             log_price=True,
+            available=mk.availability(t),
         )
         assert eq.converged and not eq.no_equilibrium, eq.explain()
         np.testing.assert_allclose(eq.prices, counterfactual[sl], rtol=RTOL, atol=0)
