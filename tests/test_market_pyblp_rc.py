@@ -208,6 +208,20 @@ def _pyblp_equilibrium(mk: RCMarkets, log_price: bool, rho: float | None) -> Any
     )
 
 
+def _unbounded(mk: RCMarkets, t: int, rho: float | None) -> np.ndarray:
+    """Products of market ``t`` whose owner has no finite best response (log price)."""
+    n_prod = int(mk.rows(t).sum())
+    return no_finite_best_response(
+        mk.alpha[t],
+        mk.weights[t],
+        mk.availability(t),
+        _Groups.from_ids(mk.firm_ids[mk.rows(t)], n_prod).code,
+        _Groups.from_ids(mk.nest(t), n_prod).code,
+        rho or 0.0,
+        np.ones(n_prod, bool),
+    )
+
+
 def _assert_equilibria_match(mk: RCMarkets, log_price: bool, rho: float | None) -> list[np.ndarray]:
     """Solve every market with one group per type and compare with pyblp; return markups."""
     results = _pyblp_equilibrium(mk, log_price, rho)
@@ -228,6 +242,8 @@ def _assert_equilibria_match(mk: RCMarkets, log_price: bool, rho: float | None) 
             available=mk.availability(t),
         )
         msg = f"market {t}"
+        if log_price:  # every type is elastic enough: each owner has a finite best response
+            assert not _unbounded(mk, t, rho).any(), msg
         assert eq.converged and not eq.no_equilibrium, eq.explain()
         np.testing.assert_allclose(eq.prices, prices[sl], rtol=RTOL, atol=0, err_msg=msg)
         np.testing.assert_allclose(eq.demand, shares[sl], rtol=RTOL, atol=0, err_msg=msg)
@@ -279,7 +295,7 @@ def test_equilibrium_prices_match_pyblp(
 
     The least and the most price-sensitive types differ by a factor 2.5 in alpha, and with
     log price every type has alpha > 1, so every owner has a finite best response
-    (:func:`no_finite_best_response`) whether or not it has a rival in its nest.
+    (:func:`no_finite_best_response`, checked) whether or not it has a rival in its nest.
     """
     alpha_range = (1.6, 4.0) if log_price else (0.8, 2.0)
     assert alpha_range[1] / alpha_range[0] >= 2.0
@@ -287,20 +303,6 @@ def test_equilibrium_prices_match_pyblp(
     mk = _rc_markets(seed, alpha_range, n_firms_max, n_nests, unavailable)
     if n_firms_max is not None:  # some market really has a multi-product firm
         assert any(np.unique(mk.firm_ids[mk.rows(t)]).size < mk.rows(t).sum() for t in range(6))
-    for t in range(N_MARKETS * log_price):  # the condition is about log price only
-        sl = mk.rows(t)
-        nests = _Groups.from_ids(mk.nest(t), int(sl.sum())).code
-        firms = _Groups.from_ids(mk.firm_ids[sl], int(sl.sum())).code
-        unbounded = no_finite_best_response(
-            mk.alpha[t],
-            mk.weights[t],
-            mk.availability(t),
-            firms,
-            nests,
-            rho or 0.0,
-            np.ones(sl.sum(), bool),
-        )
-        assert not unbounded.any()
     _assert_equilibria_match(mk, log_price, rho)
 
 
@@ -405,3 +407,54 @@ def test_problem_inverts_shares_and_prices_a_cost_shock() -> None:
         # halving their costs moves the frontier prices down
         before = np.asarray(simulated.product_data.prices).ravel()[sl]
         assert np.all((eq.prices < before)[frontier[sl]])
+
+
+def test_inelastic_type_confined_to_the_frontier_nest() -> None:
+    """A type with alpha < 1 that buys only frontier APIs still leaves an equilibrium.
+
+    With log price a type with alpha <= 1 makes a seller's profit unbounded, unless the
+    seller has rivals in its nest: then its own demand falls like ``p^(-alpha/(1 - sigma))``
+    and ``alpha > 1 - sigma`` suffices (:func:`no_finite_best_response`). Here the least
+    price-sensitive type (alpha 0.8, sigma 0.6) can buy only the four frontier APIs, one lab
+    each; pyblp's uncapped iteration finds the equilibrium, and ours, run with a price cap
+    (required when a type has alpha <= 1) far above it, finds the same prices to 1e-8 with
+    no product at the cap.
+    """
+    base = _frontier_markets(9)
+    size = int(base.rows(0).sum())
+    frontier = np.arange(size) < 4
+    available = np.ones((N_TYPES, N_MARKETS, size), bool)
+    available[0][:, ~frontier] = False
+    mk = RCMarkets(
+        **{
+            **base.__dict__,
+            "alpha": np.tile([0.8, 1.5, 3.0], (N_MARKETS, 1)),
+            "available": available.reshape(N_TYPES, -1),
+        }
+    )
+    rho = 0.6
+    assert 1.0 - rho < mk.alpha.min() < 1.0
+    results = _pyblp_equilibrium(mk, True, rho)
+    expected = np.asarray(results.product_data.prices).ravel()
+    for t in range(N_MARKETS):
+        sl = mk.rows(t)
+        assert not _unbounded(mk, t, rho).any()
+        eq = solve_equilibrium(
+            mk.delta(t),
+            mk.costs[sl],
+            mk.alpha[t],
+            weight=mk.weights[t],
+            firm=mk.firm_ids[sl],
+            nest=mk.nest(t),
+            sigma=rho,
+            log_price=True,
+            available=mk.availability(t),
+            price_cap=1e4,
+        )
+        assert eq.converged and not eq.no_equilibrium, eq.explain()
+        assert not eq.price_at_cap.any()
+        np.testing.assert_allclose(eq.prices, expected[sl], rtol=RTOL, atol=0)
+    # the same type with a frontier model of its own nest (no rival there) is a different
+    # matter: no finite best response for that model
+    alone = RCMarkets(**{**mk.__dict__, "nesting_ids": np.arange(mk.xi.size)})
+    assert _unbounded(alone, 0, rho)[frontier].all()
