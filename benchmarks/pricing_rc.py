@@ -13,12 +13,15 @@ serve an open release compete with each other. Each open release also has a self
 option priced at cost (``fixed``). Types differ in price sensitivity (log price, alpha from
 1.3 to 4.5, a factor above 3), in their tastes for general and coding quality, and in what
 they can buy (about 10% of type-option pairs unavailable, e.g. data residency). Price cap 200.
+With ``--conduct`` > 0 the closed labs weigh each other's closed APIs (the scenario's
+``closed_conduct``), which takes the solver's dense ownership-matrix path.
 
 Usage::
 
     python benchmarks/pricing_rc.py                      # sizes (300, 50) ... (3000, 200)
     python benchmarks/pricing_rc.py --repeat 7 --sizes 3000x200
     python benchmarks/pricing_rc.py --profile            # pyinstrument, largest size
+    python benchmarks/pricing_rc.py --conduct 0 0.2      # also closed labs' partial collusion
 
 Prints one line per size: groups, options, firms, nests, evaluations of the zeta map, the
 median wall time of ``--repeat`` solves (and min, max), the median CPU time of the process
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from openweight_sim.market import solve_equilibrium, warm_up
+from openweight_sim.market import Equilibrium, solve_equilibrium, warm_up
 
 SIGMA = 0.6
 PRICE_CAP = 200.0
@@ -52,9 +55,18 @@ class RCMarket:
     nest: np.ndarray  # (J,)
     available: np.ndarray  # (G, J)
     fixed: np.ndarray  # (J,)
+    closed: np.ndarray  # (J,) closed APIs
 
-    def solve(self) -> object:
-        """Solve the market as the model would (log price, nests, cap, fringe)."""
+    def ownership(self, conduct: float) -> np.ndarray | None:
+        """The model's ownership matrix: closed labs weigh rivals' closed APIs by ``conduct``."""
+        if conduct <= 0:
+            return None
+        own = (self.firm[:, None] == self.firm[None, :]).astype(float)
+        own[self.closed[:, None] & self.closed[None, :] & (own == 0)] = conduct
+        return own
+
+    def solve(self, conduct: float = 0.0) -> Equilibrium:
+        """Solve the market as the model would (log price, nests, cap, fringe, conduct)."""
         return solve_equilibrium(
             self.delta,
             self.cost,
@@ -67,6 +79,7 @@ class RCMarket:
             available=self.available,
             fixed=self.fixed,
             price_cap=PRICE_CAP,
+            ownership=self.ownership(conduct),
         )
 
 
@@ -74,7 +87,7 @@ def build_market(n_groups: int, n_options: int, n_firms: int = 30, seed: int = 0
     """A random-coefficient market with ``n_groups`` types and ``n_options`` options."""
     rng = np.random.default_rng(seed)
     n_labs = max(n_firms // 3, 2)
-    firm, nest, fixed, frontier = [], [], [], []
+    firm, nest, fixed, frontier, closed = [], [], [], [], []
     release = 0
     while len(firm) < n_options:
         lab = int(rng.integers(0, n_labs))
@@ -84,6 +97,7 @@ def build_market(n_groups: int, n_options: int, n_firms: int = 30, seed: int = 0
             nest.append(-1 if is_frontier else release)
             fixed.append(False)
             frontier.append(is_frontier)
+            closed.append(True)
         else:  # an open release: hosts (and maybe its lab) serve it, plus self-hosting
             n_hosts = int(rng.integers(2, 7))
             hosts = rng.choice(np.arange(n_labs, n_firms), n_hosts, replace=False)
@@ -91,6 +105,7 @@ def build_market(n_groups: int, n_options: int, n_firms: int = 30, seed: int = 0
             nest += [release] * (n_hosts + 1)
             fixed += [False] * n_hosts + [True]
             frontier += [False] * (n_hosts + 1)
+            closed += [False] * (n_hosts + 1)
         release += 1
     firm_a, nest_a = np.array(firm[:n_options]), np.array(nest[:n_options])
     fixed_a, frontier_a = np.array(fixed[:n_options]), np.array(frontier[:n_options])
@@ -109,23 +124,25 @@ def build_market(n_groups: int, n_options: int, n_firms: int = 30, seed: int = 0
         nest=nest_a,
         available=rng.random((n_groups, n_options)) > 0.1,
         fixed=fixed_a,
+        closed=np.array(closed[:n_options]),
     )
 
 
-def measure(n_groups: int, n_options: int, repeat: int) -> str:
+def measure(n_groups: int, n_options: int, repeat: int, conduct: float = 0.0) -> str:
     """Solve one market ``repeat`` times and describe the timings in one line."""
     mk = build_market(n_groups, n_options)
     seconds, cpu = [], []
     for _ in range(repeat):
         start, start_cpu = time.perf_counter(), time.process_time()
-        eq = mk.solve()
+        eq = mk.solve(conduct)
         seconds.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
     median = statistics.median(seconds)
     status = "converged" if eq.converged else "NOT converged"
     flags = "no_equilibrium" if eq.no_equilibrium else "equilibrium"
     return (
-        f"G={n_groups:5d} J={n_options:4d} firms={np.unique(mk.firm[~mk.fixed]).size:3d} "
+        f"conduct={conduct:.1f} G={n_groups:5d} J={n_options:4d} "
+        f"firms={np.unique(mk.firm[~mk.fixed]).size:3d} "
         f"nests={np.unique(mk.nest).size:4d} evaluations={eq.iterations:4d} "
         f"median={median * 1e3:9.2f} ms (min {min(seconds) * 1e3:.2f}, "
         f"max {max(seconds) * 1e3:.2f}; {repeat} runs) cpu={statistics.median(cpu) * 1e3:8.2f} ms "
@@ -150,11 +167,19 @@ def main() -> None:
         help="market sizes as GROUPSxOPTIONS",
     )
     parser.add_argument("--repeat", type=int, default=5, help="solves per size (median)")
+    parser.add_argument(
+        "--conduct",
+        type=float,
+        nargs="+",
+        default=[0.0],
+        help="closed_conduct values (> 0: the dense ownership matrix path)",
+    )
     parser.add_argument("--profile", action="store_true", help="pyinstrument, largest size")
     args = parser.parse_args()
     warm_up()  # load the compiled kernels outside the timings
-    for n_groups, n_options in args.sizes:
-        print(measure(n_groups, n_options, args.repeat), flush=True)
+    for conduct in args.conduct:
+        for n_groups, n_options in args.sizes:
+            print(measure(n_groups, n_options, args.repeat, conduct), flush=True)
     if args.profile:
         from pyinstrument import Profiler
 
@@ -162,7 +187,7 @@ def main() -> None:
         profiler = Profiler(interval=0.0005)
         with profiler:
             for _ in range(args.repeat):
-                mk.solve()
+                mk.solve(max(args.conduct))
         print(profiler.output_text(unicode=False, color=False, show_all=False))
 
 
