@@ -172,13 +172,6 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
         targets="host competition: hosted 70B price (F07–F09) "
         "(prior: hosts of the same weights are close substitutes, F10, F46)",
     ),
-    FreeParameter(
-        "pricing.tier_conduct",
-        0.0,
-        1.0,
-        targets="how far a lab's small-model price internalises its frontier model's profit: "
-        "closed small prices (E07–E09, F22) against the flagship's (F18–F21)",
-    ),
 )
 """The default free parameters, their bounds and the facts that identify them."""
 
