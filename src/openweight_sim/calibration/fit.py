@@ -147,12 +147,6 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
         targets="Anthropic enterprise spend share (F24, F26)",
     ),
     FreeParameter(
-        "labs.google.brand",
-        -2.0,
-        3.0,
-        targets="Google enterprise spend share (F49, F50; recalled, wide bands)",
-    ),
-    FreeParameter(
         "developers.segments.enterprise.open_constant",
         -5.0,
         0.0,
