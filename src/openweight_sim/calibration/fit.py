@@ -136,9 +136,10 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
     ),
     FreeParameter(
         "labs.openai.brand",
-        -2.0,
+        0.0,
         3.0,
-        targets="OpenAI enterprise spend share (F23, F25)",
+        targets="OpenAI enterprise spend share (F23, F25); bounded at >= 0: its rationale is "
+        "a first mover's trust (ChatGPT), a preference that cannot be negative",
     ),
     FreeParameter(
         "labs.anthropic.brand",
