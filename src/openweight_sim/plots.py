@@ -14,6 +14,7 @@ quarter of history); the dashboard draws its panels with these functions.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,40 +25,150 @@ from matplotlib.figure import Figure
 
 from openweight_sim.columns import COLUMNS
 
-LAB_COLORS = {
-    "openai": "#10a37f",
-    "anthropic": "#d97757",
-    "google": "#4285f4",
-    "meta": "#0b3d91",
-    "mistral": "#fa520f",
-    "deepseek": "#17becf",
-    "alibaba": "#ffb000",
-    "moonshot": "#6b4fbb",
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
 }
-"""Lab colours: brand colours, with Meta, DeepSeek and Alibaba set apart from Google's blue
-and Mistral's orange so that neighbouring bands of a stacked plot can be told apart."""
-HISTORY_NOTE = "shaded: historical releases (to 2024Q4); after: projection"
+"""The Okabe–Ito palette: eight colours told apart with every common colour-vision deficiency."""
+
+LAB_COLORS = {
+    "openai": OKABE_ITO["bluish_green"],
+    "anthropic": OKABE_ITO["vermillion"],
+    "google": OKABE_ITO["blue"],
+    "meta": OKABE_ITO["reddish_purple"],
+    "mistral": OKABE_ITO["orange"],
+    "deepseek": OKABE_ITO["sky_blue"],
+    "alibaba": OKABE_ITO["yellow"],
+    "moonshot": "#555555",
+}
+"""One colour per lab, everywhere (run plots, dashboard): the Okabe–Ito palette, ordered so
+that neighbouring bands of the stacked share plot differ in hue and lightness (dark grey
+stands in for Okabe–Ito black, which would hide the history hatching)."""
+
+SERIES_COLORS = [
+    OKABE_ITO["blue"],
+    OKABE_ITO["vermillion"],
+    OKABE_ITO["bluish_green"],
+    OKABE_ITO["reddish_purple"],
+    OKABE_ITO["orange"],
+    OKABE_ITO["sky_blue"],
+]
+"""Colours of the series of a chart that is not by lab (scenarios of a fan chart, prices,
+validation panels), in order: colour-blind safe, and never the history shading's grey."""
+
+HISTORY_NOTE = "hatched: historical releases (to 2024Q4); after the dashed line: projection"
 HISTORY_UNTIL = "2024Q4"
 """Last quarter of the replayed release history in the bundled scenarios (shaded)."""
 OVERLAY_LABEL = "no open weights"
 """Default legend suffix of an overlay (the counterfactual is the usual one)."""
 
 
-def quarter_axis(ax, quarters: list[str], shade_until: str | None = None) -> None:
-    """The quarter axis: a tick per year at Q1, quarters before ``shade_until`` shaded.
+def quarter_axis(
+    ax,
+    quarters: list[str],
+    shade_until: str | None = None,
+    spans: tuple[str, str] = ("history", "projection"),
+) -> None:
+    """The quarter axis: a tick per year at Q1, quarters up to ``shade_until`` shaded.
+
+    The shaded span is drawn above filled areas and bars (a light hatch and tint) but below
+    lines, and a dashed line with the two spans' names marks its end, so the boundary stays
+    visible on stacked areas and fan bands too.
 
     Args:
         ax: the axes; x positions are indices into ``quarters``.
         quarters: the quarter labels of the x axis, in time order.
         shade_until: last quarter of a shaded span (history, in-sample window), if any.
+        spans: names of the shaded span and of what follows it, written at the top.
     """
     ticks = [i for i, q in enumerate(quarters) if q.endswith("Q1")] or list(range(len(quarters)))
     ax.set_xticks(ticks, [quarters[i][:4] for i in ticks])
     ax.set_xlabel("Quarter (ticks at Q1)")
     if shade_until in quarters:
-        ax.axvspan(-0.5, quarters.index(shade_until) + 0.5, color="0.93", zorder=0)
+        end = quarters.index(shade_until) + 0.5
+        ax.axvspan(-0.5, end, facecolor="0.5", alpha=0.10, lw=0, zorder=1.5)
+        ax.axvspan(
+            -0.5, end, facecolor="none", edgecolor=(0, 0, 0, 0.22), hatch="/", lw=0, zorder=1.6
+        )
+        ax.axvline(end, color="0.25", ls="--", lw=1.0, zorder=1.7)
+        box = {"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 1.5}
+        trans = ax.get_xaxis_transform()
+        for x, text, ha in ((end - 0.15, spans[0], "right"), (end + 0.15, spans[1], "left")):
+            ax.text(
+                x,
+                0.985,
+                text,
+                transform=trans,
+                ha=ha,
+                va="top",
+                fontsize=8,
+                color="0.2",
+                bbox=box,
+                zorder=6,
+            )
     ax.set_xlim(-0.5, len(quarters) - 0.5)
     ax.grid(alpha=0.3)
+
+
+def display_text(text: str) -> str:
+    """``text`` as the figures can draw it: characters no available font has are spelled out.
+
+    Matplotlib's bundled DejaVu fonts cover Latin, Greek and Cyrillic (``Szenario–Öffnung``
+    draws as written); a character that no installed font covers (e.g. Chinese without a CJK
+    font) would draw as a box and log a warning per glyph, so it is written as ``U+5F00``.
+    """
+    missing = [ch for ch in dict.fromkeys(text) if not _drawable(ch)]
+    for ch in missing:
+        text = text.replace(ch, f"U+{ord(ch):04X}")
+    return text
+
+
+_GLYPHS: dict[str, bool] = {}
+
+
+def _drawable(ch: str) -> bool:
+    """Whether the figures' font (or an installed fallback of it) has a glyph for ``ch``."""
+    if ch.isascii() or ch.isspace():
+        return True
+    if ch not in _GLYPHS:
+        import matplotlib as mpl
+        from matplotlib import font_manager
+        from matplotlib.ft2font import FT2Font
+
+        fonts = []
+        for family in mpl.rcParams["font.family"]:  # the renderer falls back along this list
+            with contextlib.suppress(ValueError):
+                prop = font_manager.FontProperties(family=[family])
+                fonts.append(font_manager.findfont(prop, fallback_to_default=False))
+        _GLYPHS[ch] = any(FT2Font(f).get_char_index(ord(ch)) != 0 for f in fonts)
+    return _GLYPHS[ch]
+
+
+def outside_legend(ax, handles=None, labels=None, below: bool = False, **kwargs) -> None:
+    """A legend outside the axes, never over the data: at the right, or ``below`` the x axis.
+
+    Args:
+        ax: the axes.
+        handles: legend handles (default: the axes' own, with ``labels``).
+        labels: their labels.
+        below: under the x axis label (for a chart with a right-hand axis), in two columns.
+        **kwargs: passed to ``Axes.legend``.
+    """
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    if below:
+        kwargs = {"loc": "upper left", "bbox_to_anchor": (0.0, -0.13), "ncol": 2} | kwargs
+    else:
+        kwargs = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} | kwargs
+    ax.legend(handles, labels, fontsize=9, **kwargs)
 
 
 def draw_overlay(
@@ -102,7 +213,7 @@ def draw_overlay(
     )
 
 
-FIG_SIZE = (9.0, 5.0)
+FIG_SIZE = (11.0, 5.2)
 """Inches of a run plot (written at 110 dpi)."""
 
 
@@ -110,7 +221,7 @@ def _fig(title: str) -> tuple[Figure, plt.Axes]:
     """A figure outside pyplot's global state (safe in the dashboard's server threads)."""
     fig = Figure(figsize=FIG_SIZE, layout="constrained")
     ax = fig.add_subplot()
-    ax.set_title(title, fontsize=12, loc="left")
+    ax.set_title(display_text(title), fontsize=12, loc="left")
     return fig, ax
 
 
@@ -136,13 +247,14 @@ def lab_share_plot(
     cols = [c for c in cols if df[c].fillna(0).max() > 0] or cols
     fig, ax = _fig(f"Token share by model lab {scenario}".strip())
     x = range(len(df))
-    names = [(labels or {}).get(c[13:], c[13:]) for c in cols]
+    names = [display_text((labels or {}).get(c[13:], c[13:])) for c in cols]
     ax.stackplot(
         x,
         [df[c].fillna(0).to_numpy() for c in cols],
         labels=names,
         colors=[LAB_COLORS[c[13:]] for c in cols],
-        alpha=0.9,
+        edgecolor="white",
+        lw=0.4,
     )
     if overlay is not None:
         for k, c in enumerate(cols):
@@ -160,8 +272,7 @@ def lab_share_plot(
     ax.set_ylabel("Share of all tokens served (API, hosted and self-hosted)")
     ax.set_ylim(0, 1)
     _time_axis(ax, df, quarters, shade_until)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), title="Lab (model family)")
-    ax.text(0.0, -0.16, HISTORY_NOTE, transform=ax.transAxes, fontsize=8, color="0.4")
+    outside_legend(ax, title="Lab (model family)")
     return fig
 
 
@@ -175,11 +286,20 @@ def open_share_plot(
     shade_until: str | None = HISTORY_UNTIL,
 ) -> Figure:
     """Open-weight share of tokens and of spend, and the Chinese-origin open share."""
-    fig, ax = _fig(f"Open-weight vs closed models {scenario}".strip())
+    fig, ax = _fig(f"Open-weight vs closed models: shares of tokens and spend {scenario}".strip())
     x = range(len(df))
-    ax.plot(x, df["share_open_tokens"], lw=2.2, label="Open weights: share of tokens")
-    ax.plot(x, df["share_open_spend"], lw=2.2, ls="--", label="Open weights: share of spend")
-    ax.plot(x, df["share_open_tokens_cn"], lw=1.6, label="Chinese-origin open: share of tokens")
+    blue, vermillion = SERIES_COLORS[0], SERIES_COLORS[1]
+    ax.plot(x, df["share_open_tokens"], lw=2.2, color=blue, label="Open weights: share of tokens")
+    ax.plot(
+        x, df["share_open_spend"], lw=2.2, ls="--", color=blue, label="Open weights: share of spend"
+    )
+    ax.plot(
+        x,
+        df["share_open_tokens_cn"],
+        lw=1.6,
+        color=vermillion,
+        label="Chinese-origin open: share of tokens",
+    )
     ax.plot(
         x, 1 - df["share_open_tokens"], lw=1.6, color="0.3", label="Closed APIs: share of tokens"
     )
@@ -191,10 +311,10 @@ def open_share_plot(
         color="0.3",
         values=lambda f: 1 - f["share_open_tokens"].fillna(0),
     )
-    ax.set_ylabel("Share (0–1)")
+    ax.set_ylabel("Share of all tokens or of all spend (0–1)")
     ax.set_ylim(0, 1)
     _time_axis(ax, df, quarters, shade_until)
-    ax.legend(loc="upper left", fontsize=9)
+    outside_legend(ax)
     return fig
 
 
@@ -219,20 +339,18 @@ def price_plot(
     """Prices on a log axis: closed APIs, hosted open, GPT-4 level, self-hosting."""
     fig, ax = _fig(f"Token prices {scenario}".strip())
     x = range(len(df))
-    for col, ls, lw in PRICE_SERIES:
+    for k, (col, ls, lw) in enumerate(PRICE_SERIES):
         label = COLUMNS[col].chart_title
-        color = None
+        color = SERIES_COLORS[k]
         if col in df and df[col].notna().any():
-            (line,) = ax.plot(x, df[col], ls=ls, lw=lw, label=label)
-            color = line.get_color()
+            ax.plot(x, df[col], ls=ls, lw=lw, color=color, label=label)
         if overlay is not None and col in overlay and overlay[col].notna().any():
             name = label.split(" (")[0]
             draw_overlay(ax, overlay, col, f"{name}, {overlay_label}", color, lw * 0.8)
     ax.set_yscale("log")
     ax.set_ylabel("USD per million tokens (3:1 input:output blend, log scale)")
     _time_axis(ax, df, quarters, shade_until)
-    if ax.get_legend_handles_labels()[0]:  # nothing to name before the first quarter
-        ax.legend(loc="upper right", fontsize=9)
+    outside_legend(ax)  # nothing to name before the first quarter
     return fig
 
 
@@ -248,21 +366,38 @@ def quality_gap_plot(
     """Best closed vs best open quality and the gap between them."""
     fig, ax = _fig(f"Capability: best closed vs best open model {scenario}".strip())
     x = range(len(df))
-    for col in ("best_closed", "best_open"):
+    for k, col in enumerate(("best_closed", "best_open")):
         c = COLUMNS[col]
-        (line,) = ax.plot(x, df[col], lw=2.2, label=c.label)
+        (line,) = ax.plot(x, df[col], lw=2.2, color=SERIES_COLORS[k], label=c.label)
         if overlay is not None and col in overlay and overlay[col].notna().any():
             draw_overlay(ax, overlay, col, f"{c.label}, {overlay_label}", line.get_color())
     ax.axhline(1186, color="0.5", lw=1, ls=":", label="GPT-4 (0314) level = 1186")
     ax.set_ylabel(COLUMNS["best_closed"].axis_label)
     ax2 = ax.twinx()
-    ax2.bar(x, df["quality_gap"], alpha=0.2, color="C3", label="Gap (right axis)")
+    ax2.bar(x, df["quality_gap"], alpha=0.3, color="0.55", label="Gap (bars, right axis)")
     ax2.set_ylabel("Gap: best closed − best open (Elo points)")
+    ax.set_zorder(ax2.get_zorder() + 1)  # lines and the history shading above the gap bars
+    ax.patch.set_visible(False)
     _time_axis(ax, df, quarters, shade_until)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=9)
+    outside_legend(ax, h1 + h2, l1 + l2, below=True)
     return fig
+
+
+META_PARTS = (
+    ("meta_avoided_inference", "Avoided inference spend", OKABE_ITO["blue"]),
+    ("meta_ad_lift", "Ad-revenue lift", OKABE_ITO["orange"]),
+    ("meta_ecosystem_value", "Ecosystem value", OKABE_ITO["bluish_green"]),
+)
+"""Benefit components of Meta's payoff: column, legend label, colour."""
+META_COST_COLOR = "0.55"
+META_LEVEL_NOTE = "level of the programme's payoff, not a gain over a world without open weights"
+
+
+def _meta_costs(df: pd.DataFrame) -> pd.Series:
+    """Meta's quarterly costs of the programme (training and the capex share), in USD."""
+    return df["meta_training_cost"] + df["meta_capex_share"]
 
 
 def meta_payoff_plot(
@@ -274,20 +409,20 @@ def meta_payoff_plot(
     quarters: Sequence[str] | None = None,
     shade_until: str | None = HISTORY_UNTIL,
 ) -> Figure:
-    """Meta's quarterly payoff from its Llama programme, by component."""
-    fig, ax = _fig(f"Meta's payoff from open weights {scenario}".strip())
+    """Meta's quarterly payoff from its Llama programme, by component (a level, per quarter).
+
+    This is what the programme earns and costs in the scenario, not its value relative to a
+    world without open weights (that is the counterfactual comparison).
+    """
+    fig, ax = _fig(f"Meta's open-weight programme: payoff per quarter {scenario}".strip())
     x = range(len(df))
-    parts = [
-        ("meta_avoided_inference", "Avoided inference spend"),
-        ("meta_ad_lift", "Ad-revenue lift"),
-        ("meta_ecosystem_value", "Ecosystem value"),
-    ]
     bottom = pd.Series(0.0, index=df.index)
-    for col, label in parts:
-        ax.bar(x, df[col] / 1e9, bottom=bottom / 1e9, label=label, alpha=0.85)
+    for col, label, color in META_PARTS:
+        ax.bar(x, df[col] / 1e9, bottom=bottom / 1e9, label=label, color=color, alpha=0.85)
         bottom = bottom + df[col]
-    costs = -(df["meta_training_cost"] + df["meta_capex_share"])
-    ax.bar(x, costs / 1e9, label="Training + capex share", color="0.5", alpha=0.85)
+    ax.bar(
+        x, -_meta_costs(df) / 1e9, label="Training + capex share", color=META_COST_COLOR, alpha=0.85
+    )
     net = COLUMNS["meta_net_payoff"]
     ax.plot(x, df["meta_net_payoff"] / 1e9, color="k", lw=2, marker="o", ms=3, label="Net payoff")
     draw_overlay(
@@ -299,9 +434,66 @@ def meta_payoff_plot(
         values=lambda f: f[net.name] * net.scale,
     )
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_ylabel(net.axis_label)
+    ax.set_ylabel(f"{net.axis_label}\n({META_LEVEL_NOTE.split(',')[0]})")
     _time_axis(ax, df, quarters, shade_until)
-    ax.legend(loc="upper left", fontsize=9)
+    outside_legend(ax)
+    return fig
+
+
+def meta_cumulative_plot(
+    df: pd.DataFrame,
+    scenario: str = "",
+    overlay: pd.DataFrame | None = None,
+    overlay_label: str = OVERLAY_LABEL,
+    *,
+    quarters: Sequence[str] | None = None,
+    shade_until: str | None = HISTORY_UNTIL,
+) -> Figure:
+    """Meta's payoff summed since the first quarter: benefits, costs and the net.
+
+    The quarterly payoff saw-tooths with training lumps; the running sums show the trend.
+    """
+    start = df["quarter"].iloc[0] if len(df) else ""
+    fig, ax = _fig(
+        f"Meta's open-weight programme: cumulative payoff since {start} {scenario}".strip()
+    )
+    x = np.arange(len(df))
+    benefits = sum(df[col] for col, _, _ in META_PARTS)
+    ax.fill_between(
+        x,
+        0,
+        benefits.cumsum() / 1e9,
+        color=OKABE_ITO["orange"],
+        alpha=0.35,
+        lw=0,
+        label="Benefits (avoided inference, ad lift, ecosystem)",
+    )
+    ax.fill_between(
+        x,
+        0,
+        -_meta_costs(df).cumsum() / 1e9,
+        color=META_COST_COLOR,
+        alpha=0.45,
+        lw=0,
+        label="Costs (training + capex share)",
+    )
+    ax.plot(x, df["meta_net_payoff"].cumsum() / 1e9, color="k", lw=2.2, label="Net payoff")
+    draw_overlay(
+        ax,
+        overlay,
+        "meta_net_payoff",
+        f"Net payoff, {overlay_label}",
+        "k",
+        values=lambda f: (
+            f.groupby("replication", sort=False)["meta_net_payoff"].cumsum() / 1e9
+            if "replication" in f
+            else f["meta_net_payoff"].cumsum() / 1e9
+        ),
+    )
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_ylabel(f"USD billions, summed since {start}\n({META_LEVEL_NOTE.split(',')[0]})")
+    _time_axis(ax, df, quarters, shade_until)
+    outside_legend(ax)
     return fig
 
 
@@ -311,6 +503,7 @@ PLOTS = {
     "prices": price_plot,
     "quality_gap": quality_gap_plot,
     "meta_payoff": meta_payoff_plot,
+    "meta_payoff_cumulative": meta_cumulative_plot,
 }
 
 

@@ -47,8 +47,6 @@ def _fit(fig: Figure, df: pd.DataFrame) -> Figure:
             ax.get_legend().remove()
         h, lab = ax.get_legend_handles_labels()
         handles, labels = handles + h, labels + lab
-    for text in list(fig.axes[0].texts):  # the run plots' history note: the x label says it
-        text.remove()
     fig.axes[0].set_xlabel(plots.HISTORY_NOTE, fontsize=8, color="0.4")
     fig.legend(
         handles,
