@@ -165,10 +165,10 @@ def outside_legend(ax, handles=None, labels=None, below: bool = False, **kwargs)
     if not handles:
         return
     if below:
-        kwargs = {"loc": "upper left", "bbox_to_anchor": (0.0, -0.13), "ncol": 2} | kwargs
+        where = {"loc": "upper left", "bbox_to_anchor": (0.0, -0.13), "ncol": 2}
     else:
-        kwargs = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} | kwargs
-    ax.legend(handles, labels, fontsize=9, **kwargs)
+        where = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
+    ax.legend(handles, labels, **({"fontsize": 9} | where | kwargs))
 
 
 def draw_overlay(

@@ -221,11 +221,22 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if spec.design.method in ("sobol", "morris"):
         print(f"next: openweight-sim analyze {out} --method {spec.design.method}")
     else:
-        print(
-            f"next: openweight-sim analyze {out} --method prim --output "
-            f"{spec.outputs[0]} --threshold VALUE"
-        )
+        print(_prim_hint(out, ok, list(spec.outputs)))
     return 0
+
+
+def _prim_hint(out: Path, ok: pd.DataFrame, outputs: list[str]) -> str:
+    """A PRIM command that works as printed: the first output with values, cut at its median."""
+    for o in outputs:
+        v = ok[o].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        if v.size and v.min() < v.max():
+            return (
+                f"next: openweight-sim analyze {out} --method prim --output {o} "
+                f"--threshold {float(np.median(v)):.4g}\n      (cases: {o} below the median "
+                "of its runs; choose your own threshold, --above for the other side)"
+            )
+    return f"next: every output is constant or undefined in {out}: nothing for PRIM to explain"
 
 
 # --------------------------------------------------------------------------- analyze
@@ -272,7 +283,13 @@ def _write_sensitivity(sweep, method: str, outputs: list[str] | None, tmp: Path)
                     f"  {r.parameter:40}{r.mu_star:>12.4g}{r.mu_star_conf:>12.3g}"
                     f"{r.sigma:>12.4g}{r.mu:>12.4g}"
                 )
-        fig = fig_fn(table, out)
+        if method == "sobol":
+            n_base = sweep.spec.design.samples
+            notes = plots.sobol_warnings(table, out, n_base)
+            lines += [f"  warning: not trustworthy at this sample size: {n}" for n in notes]
+            fig = plots.sobol_figure(table, out, n_base)
+        else:
+            fig = fig_fn(table, out)
         plots.save_figure(fig, tmp / "plots" / f"{method}_{plots.slug(out)}.png")
     return "\n".join(lines)
 
