@@ -513,6 +513,7 @@ def plot_run(
     scenario: str = "",
     overlay: pd.DataFrame | None = None,
     overlay_label: str = OVERLAY_LABEL,
+    history: str | None = HISTORY_UNTIL,
 ) -> list[Path]:
     """Write the standard PNGs of one run into ``out_dir``; returns their paths.
 
@@ -522,13 +523,14 @@ def plot_run(
         scenario: scenario name for the titles.
         overlay: a second run (or replications) drawn dashed on the same axes.
         overlay_label: how the legends name the overlay.
+        history: last quarter of the replayed history (hatched), None for none.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     label = f"— {scenario}" if scenario else ""
     paths = []
     for name, fn in PLOTS.items():
-        fig = fn(df, label, overlay=overlay, overlay_label=overlay_label)
+        fig = fn(df, label, overlay=overlay, overlay_label=overlay_label, shade_until=history)
         path = out / f"{name}.png"
         fig.savefig(path, dpi=110)
         paths.append(path)

@@ -161,6 +161,11 @@ def validation_figure(sim: pd.DataFrame, card: pd.DataFrame, title: str = "") ->
     return fig
 
 
+def validation_title(scenario: str, replications: int) -> str:
+    """The title of ``validation.png``: the scenario and how many replications it shows."""
+    return f"{scenario}: simulated ({replications} replications) vs observed"
+
+
 def plot_validation(sim: pd.DataFrame, card: pd.DataFrame, path: Path, title: str = "") -> Path:
     """Draw :func:`validation_figure` to ``path`` (PNG) and return the path."""
     fig = validation_figure(sim, card, title)

@@ -332,3 +332,61 @@ def prim_boxes_figure(
             0.5, 0.5, "no restriction: the whole sampled space", ha="center", transform=ax.transAxes
         )
     return fig
+
+
+def _output_axis(output: str) -> tuple[str, float]:
+    """Axis label and scale of a sweep output ``column@quarter`` (or ``column/cf@quarter``)."""
+    col = catalogued(output.split("@")[0].split("/")[0])
+    if col.is_share:
+        return f"{output} (share, 0–1)", 1.0
+    unit = col.unit or "model units"
+    return f"{output} ({unit})", col.scale
+
+
+def sweep_outputs_figure(results: pd.DataFrame, outputs: list[str], name: str = "") -> Figure:
+    """Distribution of each output over a sweep's finished runs: a histogram per output.
+
+    Args:
+        results: the sweep's results (one row per run, ``status`` and one column per output).
+        outputs: the outputs to draw, one panel each.
+        name: the sweep's name, for the title.
+    """
+    ok = results[results["status"] == "ok"]
+    fig, axes = plt.subplots(
+        len(outputs), 1, figsize=(10, 1.0 + 2.4 * len(outputs)), layout="constrained", squeeze=False
+    )
+    title = f"{name}: " if name else ""
+    fig.suptitle(
+        display_text(f"{title}each output over the sweep's {len(ok)} finished runs"),
+        fontsize=12,
+        x=0.01,
+        ha="left",
+    )
+    for ax, out in zip(axes[:, 0], outputs, strict=True):
+        label, scale = _output_axis(out)
+        v = ok[out].to_numpy(dtype=float) * scale
+        v = v[np.isfinite(v)]
+        ax.set_xlabel(label)
+        ax.set_ylabel("Runs (count)")
+        ax.grid(alpha=0.3)
+        if not v.size:
+            ax.text(0.5, 0.5, "no value in any run", ha="center", transform=ax.transAxes)
+            continue
+        ax.hist(
+            v,
+            bins=min(30, max(5, v.size // 4)),
+            color=SERIES_COLORS[0],
+            alpha=0.75,
+            label=f"runs ({v.size}; {len(ok) - v.size} without a value)",
+        )
+        ax.axvline(v.mean(), color="k", lw=1.6, label="mean")
+        for q, ls in ((0.05, ":"), (0.95, ":")):
+            ax.axvline(
+                np.quantile(v, q),
+                color=SERIES_COLORS[1],
+                ls=ls,
+                lw=1.4,
+                label="5th / 95th percentile" if q == 0.05 else None,
+            )
+        outside_legend(ax)
+    return fig
