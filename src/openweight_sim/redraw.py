@@ -30,12 +30,17 @@ ANALYSIS_META = "analysis.json"
 """What ``analyze`` records for its figures to be redrawn (method, N, PRIM's question)."""
 
 
-def read_table(path: Path, needed: set[str] | frozenset[str] = frozenset()) -> pd.DataFrame:
+def read_table(
+    path: Path,
+    needed: set[str] | frozenset[str] = frozenset(),
+    what: str = "the table plot expects",
+) -> pd.DataFrame:
     """A CSV table of ours, or a one-line error saying why it cannot be used.
 
     Args:
         path: the CSV file.
         needed: columns the table must have.
+        what: what the table should be, for the error (``not <what> (missing columns …)``).
     """
     try:
         df = pd.read_csv(path)
@@ -47,14 +52,14 @@ def read_table(path: Path, needed: set[str] | frozenset[str] = frozenset()) -> p
         raise ScenarioError(str(path), "", f"unreadable: {exc}".splitlines()[0]) from None
     missing = sorted(set(needed) - set(df.columns))
     if missing or df.empty:
-        what = f"missing columns {', '.join(missing)}" if missing else "no rows"
-        raise ScenarioError(str(path), "", f"not the table plot expects ({what})")
+        why = f"missing columns {', '.join(missing)}" if missing else "no rows"
+        raise ScenarioError(str(path), "", f"not {what} ({why})")
     return df
 
 
 def read_quarters(path: Path) -> pd.DataFrame:
     """A ``quarters`` table of ours (it has ``quarter`` and the summary columns)."""
-    return read_table(path, {"quarter", *SUMMARY})
+    return read_table(path, {"quarter", *SUMMARY}, "a run's quarters table")
 
 
 def _metadata(d: Path) -> dict:

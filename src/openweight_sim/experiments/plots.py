@@ -136,6 +136,9 @@ def plot_compare_fans(
     return paths
 
 
+PARAMETER_AXIS = "Parameter (swept scenario input)"
+"""The label of an axis listing a sweep's parameters."""
+
 SOBOL_MAX_WIDTH = 0.5
 """A Sobol index whose 95% interval is wider than this is not trustworthy."""
 SOBOL_MIN_N = 64
@@ -204,6 +207,7 @@ def sobol_figure(table: pd.DataFrame, output: str, n_base: int | None = None) ->
             label=label,
         )
     ax.set_yticks(y, t["parameter"])
+    ax.set_ylabel(PARAMETER_AXIS)
     ax.set_xlabel("Share of the output's variance (error bars: 95% bootstrap interval)")
     ax.axvline(0, color="k", lw=0.8)
     ax.grid(axis="x", alpha=0.3)
@@ -234,6 +238,7 @@ def morris_figure(table: pd.DataFrame, output: str) -> Figure:
         label="μ*: mean |elementary effect|",
     )
     ax1.set_yticks(y, t["parameter"])
+    ax1.set_ylabel(PARAMETER_AXIS)
     ax1.set_xlabel("μ* (output units per full parameter range; bars: 95% interval)")
     ax1.grid(axis="x", alpha=0.3)
     ax1.legend(loc="lower right", fontsize=9)
@@ -320,6 +325,7 @@ def prim_boxes_figure(
                 label=label if k == 0 else None,
             )
     ax.set_yticks(range(len(params)), params)
+    ax.set_ylabel(PARAMETER_AXIS)
     ax.set_ylim(-0.6, len(params) - 0.4)
     ax.invert_yaxis()
     ax.set_xlim(-0.02, 1.02)
