@@ -59,7 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--replications", type=int, default=3, help="runs per evaluation (default 3)")
     p.add_argument("--seed", type=int, default=0, help="root seed of runs and optimiser")
     p.add_argument(
-        "--max-evals", type=int, default=600, help="evaluation budget (default 600, ~5–10 min)"
+        "--max-evals",
+        type=int,
+        default=600,
+        help="evaluation budget (default 600; run time: see docs/calibration.md)",
     )
     p.add_argument(
         "--set",
