@@ -229,6 +229,20 @@ def test_meta_payoff_titles_say_level_and_cumulative(results, monkeypatch):
     assert np.allclose(net.get_ydata(), q["meta_net_payoff"].cumsum() / 1e9)
 
 
+def test_morris_figure_reads_well():
+    t = pd.DataFrame(
+        {
+            "output": "y",
+            "parameter": ["a", "b", "c"],
+            "mu_star": [0.5, 0.2, 0.05],
+            "mu_star_conf": [0.1, 0.05, 0.02],
+            "sigma": [0.4, 0.1, 0.01],
+            "mu": [0.3, -0.1, 0.0],
+        }
+    )
+    check_figure("morris", xplots.morris_figure(t, "y"))
+
+
 def test_prim_tradeoff_colours_a_count_on_a_discrete_bar():
     traj = pd.DataFrame(
         {

@@ -226,23 +226,17 @@ def sobol_figure(table: pd.DataFrame, output: str, n_base: int | None = None) ->
 def morris_figure(table: pd.DataFrame, output: str) -> Figure:
     """Morris screening: mu* bars with intervals, and the mu*–sigma plane."""
     t = table[table["output"] == output].sort_values("mu_star", ascending=True)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 1.6 + 0.45 * len(t)), layout="constrained")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 2.4 + 0.45 * len(t)), layout="constrained")
     fig.suptitle(f"Morris screening of {output}", fontsize=12, x=0.01, ha="left")
     y = np.arange(len(t))
-    ax1.barh(
-        y,
-        t["mu_star"],
-        xerr=t["mu_star_conf"],
-        color="C0",
-        capsize=3,
-        label="μ*: mean |elementary effect|",
-    )
+    ax1.set_title("Influence: μ*, mean |elementary effect|", fontsize=10, loc="left")
+    ax1.barh(y, t["mu_star"], xerr=t["mu_star_conf"], color=SERIES_COLORS[0], capsize=3)
     ax1.set_yticks(y, t["parameter"])
     ax1.set_ylabel(PARAMETER_AXIS)
     ax1.set_xlabel("μ* (output units per full parameter range; bars: 95% interval)")
     ax1.grid(axis="x", alpha=0.3)
-    ax1.legend(loc="lower right", fontsize=9)
-    ax2.scatter(t["mu_star"], t["sigma"], color="C3", label="parameters")
+    ax2.set_title("Influence against non-linearity", fontsize=10, loc="left")
+    ax2.scatter(t["mu_star"], t["sigma"], color=SERIES_COLORS[1], label="parameters")
     for row in t.itertuples():
         ax2.annotate(
             row.parameter,
@@ -253,10 +247,10 @@ def morris_figure(table: pd.DataFrame, output: str) -> Figure:
         )
     lim = float(np.nanmax([t["mu_star"].max(), t["sigma"].max(), 1e-12]))
     ax2.plot([0, lim], [0, lim], color="0.5", ls=":", label="σ = μ* (strongly non-linear)")
-    ax2.set_xlabel("μ* (influence)")
-    ax2.set_ylabel("σ (non-linearity or interactions)")
+    ax2.set_xlabel("μ* (output units per full parameter range)")
+    ax2.set_ylabel("σ of the elementary effects (same units)")
     ax2.grid(alpha=0.3)
-    ax2.legend(loc="upper left", fontsize=9)
+    outside_legend(ax2, below=True, bbox_to_anchor=(0.0, -0.2))
     return fig
 
 
