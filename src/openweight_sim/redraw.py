@@ -78,7 +78,7 @@ def _scenario_field(meta: dict, key: str, field: str):
 
 def _history(meta: dict, key: str = "scenario") -> str | None:
     """The last quarter of replayed history recorded for a scenario (None: no history)."""
-    from openweight_sim.plots import HISTORY_UNTIL
+    from openweight_sim.figstyle import HISTORY_UNTIL
 
     if not meta:
         return HISTORY_UNTIL

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from openweight_sim.calibration.facts import IN_SAMPLE_END, MODEL_COLUMN
-from openweight_sim.plots import SERIES_COLORS, display_text, outside_legend, quarter_axis
+from openweight_sim.figstyle import SERIES_COLORS, display_text, outside_legend, quarter_axis
 
 PANELS: list[tuple[str, list[str], str, bool]] = [
     (

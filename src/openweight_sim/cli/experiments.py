@@ -316,7 +316,6 @@ def _bounds(sweep) -> dict[str, tuple[float, float]]:
 
 
 def _write_prim(sweep, args: argparse.Namespace, tmp: Path) -> str:
-    from openweight_sim.experiments import plots
     from openweight_sim.experiments.discovery import boxes_table, prim
     from openweight_sim.io import write_table
 
@@ -388,7 +387,14 @@ def _write_prim(sweep, args: argparse.Namespace, tmp: Path) -> str:
         lines.append(f"  {b.describe()}")
         for r in b.limits.itertuples():
             lines.append(f"    {r.parameter:40} [{r.low:.4g}, {r.high:.4g}]  qp {r.qp:.2g}")
-    bounds = _bounds(sweep)
+    _draw_prim(tmp, boxes, table, _bounds(sweep), question)
+    return "\n".join(lines)
+
+
+def _draw_prim(tmp: Path, boxes, table: pd.DataFrame, bounds: dict, question: str) -> None:
+    """PRIM's trade-off and boxes figures, and what ``plot`` needs to redraw them."""
+    from openweight_sim.experiments import plots
+
     plots.save_figure(
         plots.prim_tradeoff_figure(boxes[0].trajectory, boxes[0].selected, question),
         tmp / "plots" / "prim_tradeoff.png",
@@ -403,7 +409,6 @@ def _write_prim(sweep, args: argparse.Namespace, tmp: Path) -> str:
         selected=int(boxes[0].selected),
         bounds={k: [float(lo), float(hi)] for k, (lo, hi) in bounds.items()},
     )
-    return "\n".join(lines)
 
 
 def _write_analysis_meta(tmp: Path, method: str, **fields) -> None:

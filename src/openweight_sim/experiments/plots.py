@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from openweight_sim.columns import FANS
 from openweight_sim.columns import column as catalogued
-from openweight_sim.plots import (
+from openweight_sim.figstyle import (
     HISTORY_UNTIL,
     SERIES_COLORS,
     display_text,
