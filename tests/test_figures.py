@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from openweight_sim import plots
 from openweight_sim.experiments import plots as xplots
+from openweight_sim.outdir import write_marker
 from openweight_sim.redraw import redraw
 
 pytestmark = pytest.mark.slow
@@ -318,3 +319,24 @@ def test_results_directories_respect_the_umask(results):
             if p.name.endswith(".lock"):
                 continue
             assert mode == (0o755 if p.is_dir() else 0o644), f"{p}: {oct(mode)}"
+
+
+def test_plot_of_a_kind_without_figures_or_an_old_analysis_is_one_line_exit_2(tmp_path):
+    calib, old = tmp_path / "calib", tmp_path / "old"
+    for d, kind in ((calib, "calibration"), (old, "analysis")):
+        d.mkdir()
+        write_marker(d, kind)
+    cases = {
+        calib: "holds calibration results, which have no figures",
+        old: "analysis.json: missing or unreadable; re-run analyze to redraw",
+    }
+    for d, expected in cases.items():
+        before = sorted(p.name for p in d.iterdir())
+        res = subprocess.run(
+            [sys.executable, "-m", "openweight_sim.cli", "plot", str(d)],
+            capture_output=True,
+            text=True,
+        )
+        assert res.returncode == 2 and expected in res.stderr, res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+        assert sorted(p.name for p in d.iterdir()) == before
