@@ -91,7 +91,7 @@ def test_notebook_texts_match_the_code():
         assert not hidden, f"{p.name}: a run plot (a Figure) ends with ';' and is never shown"
 
 
-def test_calibrate_help_quotes_no_time_and_points_to_the_docs():
+def test_calibrate_help_quotes_no_run_time():
     res = subprocess.run(
         [sys.executable, "-m", "openweight_sim.cli", "calibrate", "--help"],
         capture_output=True,
@@ -99,8 +99,8 @@ def test_calibrate_help_quotes_no_time_and_points_to_the_docs():
         check=True,
     )
     flat = " ".join(res.stdout.split())
-    assert "docs/calibration.md" in flat and not re.search(r"\d+\s*(min|s)\b", flat)
-    assert (ROOT / "docs" / "calibration.md").is_file()
+    assert "--budget" in flat  # the help was read
+    assert not re.search(r"\d\s*(min|minutes|s|seconds)\b", flat)  # a time goes stale
 
 
 def test_thesis_sweep_comments_cite_no_superseded_values():
