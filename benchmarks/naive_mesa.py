@@ -38,8 +38,8 @@ import numpy as np
 
 from openweight_sim import market
 from openweight_sim.agents import NO_CHOICE, OUTSIDE
-from openweight_sim.model import OpenWeightMarket
 from openweight_sim.demand_classes import availability, class_utility
+from openweight_sim.model import OpenWeightMarket
 from openweight_sim.options import Options
 from openweight_sim.scenario import quarter_label
 
