@@ -154,13 +154,15 @@ class Lab(Strict):
         "falls below technology.target_lead",
     )
     policy_changes: list[PolicyChange] = Field(default_factory=list)
-    consolidate_below: float | None = Field(
-        None,
-        ge=-1e13,
-        le=1e13,
-        description="endogenous policy: stop open releases once the lab's trailing 4-quarter "
-        "openness payoff falls below this (USD); null = never",
-    )
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "consolidate_below" in data:
+            raise ValueError(
+                "consolidate_below was removed: Meta's decision is meta_payoff.decide "
+                "(an annual review of the value of openness, docs/ODD.md)"
+            )
+        return data
 
     @field_validator("tiers")
     @classmethod
@@ -321,28 +323,107 @@ class Pricing(Strict):
 
 
 class MetaPayoff(Strict):
-    """Parameters of Meta's payoff from openness (docs/ODD.md, Accounting)."""
+    """Meta's payoff terms, the value-of-openness channels and its review (docs/ODD.md 7.14).
+
+    Every money term is USD per quarter; the payoff is computed in both worlds of the paired
+    value of openness (:mod:`openweight_sim.meta`), so each parameter enters both alike.
+    """
 
     lab: str = "meta"
     ad_revenue_q: float = Field(
-        3.6e10, ge=0, le=1e13, description="quarterly ad revenue, USD (2023)"
+        3.37e10, ge=0, le=1e13, description="quarterly ad revenue, USD (at the run's start)"
     )
-    ad_revenue_growth: float = Field(0.15, ge=-0.5, le=2, description="per year")
-    ad_lift_per_100elo: float = Field(
-        0.004, ge=0, le=0.5, description="revenue lift per 100 Elo of Meta AI above 1186"
+    ad_revenue_growth: float = Field(0.22, ge=-0.5, le=2, description="per year")
+    attention_per_100elo: float = Field(
+        0.01,
+        ge=0,
+        le=0.5,
+        description="moat: share of ad revenue at risk per 100 Elo of the best closed rival's "
+        "lead over Meta's best model",
+    )
+    rent_exposure: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="moat: share of closed rivals' API rents (revenue - serving cost) that "
+        "Meta bears (access fees, rivals' spending on attention)",
+    )
+    follower_attention_per_100elo: float = Field(
+        0.004,
+        ge=0,
+        le=0.5,
+        description="leakage: share of ad revenue at risk per 100 Elo by which other labs' "
+        "open models exceed Meta's best",
+    )
+    leakage: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="share of every other lab's catch-up owed to Meta's open weights "
+        "(internal world: catch_up x (1 - leakage))",
     )
     internal_tokens_m: float = Field(
-        2.0e7, ge=0, le=1e12, description="Meta's own inference, M tokens/quarter, 2023Q1"
+        2.0e7, ge=0, le=1e12, description="Meta's own inference, M tokens/quarter, at the start"
     )
     internal_token_growth: float = Field(1.5, ge=0, le=20, description="per year")
     ecosystem_value_per_dev: float = Field(
         400.0, ge=0, le=1e7, description="USD per quarter per developer building on the family"
     )
-    capex_share: float = Field(
-        0.02, ge=0, le=1, description="share of the quarter's capex charged to openness"
+    community_serving: float = Field(
+        0.1,
+        ge=0,
+        le=5,
+        description="serving-throughput gain of Meta's own stack from community work on its "
+        "open weights (0.1 = +10%)",
     )
-    capex_q: float = Field(7.0e9, ge=0, le=1e13, description="quarterly capex, USD (2023)")
-    capex_growth: float = Field(0.35, ge=-0.5, le=5, description="per year")
+    community_catch_up: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="share of Meta's catch-up owed to the community (internal world: "
+        "catch_up x (1 - community_catch_up))",
+    )
+    api_capture: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of closed rivals' API rents Meta would earn selling its models "
+        "through an API while it is not open (0: no API)",
+    )
+    training_life_q: int = Field(
+        4, ge=1, le=40, description="quarters over which a release's training cost is amortised"
+    )
+    open_training_extra: float = Field(
+        0.05,
+        ge=0,
+        le=2,
+        description="training cost that openness adds to an open release (safety, release "
+        "engineering), share of its training cost",
+    )
+    capex_q: float = Field(7.0e9, ge=0, le=1e13, description="quarterly capex, USD (at start)")
+    capex_growth: float = Field(0.40, ge=-0.5, le=5, description="per year")
+    capex_share: float = Field(
+        0.02, ge=0, le=1, description="share of capex charged to Meta's AI models (both worlds)"
+    )
+    open_capex_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of capex that openness adds, charged while Meta is open",
+    )
+    discount_rate: float = Field(
+        0.10, ge=0, le=1, description="annual rate discounting the cumulative value"
+    )
+    decide: bool = Field(
+        False,
+        description="Meta reviews its policy each year and consolidates when its estimate of "
+        "the value of openness turns negative",
+    )
+    review_quarter: int = Field(3, ge=1, le=4, description="quarter of the year of the review")
+    review_from: Quarter = Field("2026Q1", description="first quarter a review may happen")
+    horizon_q: int = Field(
+        8, ge=1, le=40, description="quarters ahead the review's estimate looks"
+    )
 
 
 class Reporting(Strict):
