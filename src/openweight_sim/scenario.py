@@ -154,6 +154,7 @@ class Lab(Strict):
         "falls below technology.target_lead",
     )
     policy_changes: list[PolicyChange] = Field(default_factory=list)
+
     @model_validator(mode="before")
     @classmethod
     def _removed_fields(cls, data: Any) -> Any:
@@ -421,9 +422,7 @@ class MetaPayoff(Strict):
     )
     review_quarter: int = Field(3, ge=1, le=4, description="quarter of the year of the review")
     review_from: Quarter = Field("2026Q1", description="first quarter a review may happen")
-    horizon_q: int = Field(
-        8, ge=1, le=40, description="quarters ahead the review's estimate looks"
-    )
+    horizon_q: int = Field(8, ge=1, le=40, description="quarters ahead the review's estimate looks")
 
 
 class Reporting(Strict):

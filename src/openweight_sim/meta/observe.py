@@ -50,9 +50,7 @@ def observe(model: Any, record: QuarterRecord) -> MetaObservation:
     mp = model.config.meta_payoff
     meta = model.labs[mp.lab]
     rivals = rival_keys(model, mp.lab)
-    rival_q = [
-        r.quality for k in rivals for r in model.labs[k].catalogue if not r.open_weights
-    ]
+    rival_q = [r.quality for k in rivals for r in model.labs[k].catalogue if not r.open_weights]
     follower_q = [
         r.quality
         for k, lab in model.labs.items()
