@@ -22,6 +22,7 @@ Phases of a quarter (docs/ODD.md, "Process overview"), and where each lives:
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,7 @@ class OpenWeightMarket(mesa.Model):
         self.meta_obs = None  # Meta's observation of the last quarter (meta.observe)
         self.meta_review = float("nan")  # this quarter's review estimate, if any
         self.meta_consolidated = False
+        self.meta_ecosystem: deque[float] = deque(maxlen=4)  # last four ecosystem terms
         self._eco_q: int | None = None
         self._eco = np.zeros(len(self.labs))
         self.record: QuarterRecord | None = None
@@ -471,7 +473,8 @@ class OpenWeightMarket(mesa.Model):
                 if k != mp.lab and not lab.spec.frontier_lab
             ]
             follower = float(np.mean(followers)) if followers else 0.0
-            estimate = estimate_openness(mp, self.meta_obs, meta.spec.catch_up, follower)
+            eco = float(np.mean(self.meta_ecosystem))
+            estimate = estimate_openness(mp, self.meta_obs, meta.spec.catch_up, follower, eco)
             self.meta_review = estimate.total
             if estimate.total < 0.0:
                 meta.policy = "closed"
@@ -480,7 +483,9 @@ class OpenWeightMarket(mesa.Model):
     def _focal_payoff(self, record: QuarterRecord) -> PayoffTerms:
         """Meta's payoff this quarter by channel (:func:`openweight_sim.meta.payoff_terms`)."""
         self.meta_obs = observe(self, record)
-        return payoff_terms(self.config.meta_payoff, self.meta_obs)
+        terms = payoff_terms(self.config.meta_payoff, self.meta_obs)
+        self.meta_ecosystem.append(terms.ecosystem)
+        return terms
 
     def _market_state(self) -> MarketState:
         """The labs and the market's state, as the quarter's report reads them."""

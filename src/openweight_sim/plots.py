@@ -274,20 +274,24 @@ def meta_payoff_plot(
     quarters: Sequence[str] | None = None,
     shade_until: str | None = HISTORY_UNTIL,
 ) -> Figure:
-    """Meta's quarterly payoff from its Llama programme, by component."""
+    """Meta's quarterly payoff from its Llama programme, by channel (``meta.payoff``)."""
     fig, ax = _fig(f"Meta's payoff from open weights {scenario}".strip())
     x = range(len(df))
     parts = [
-        ("meta_avoided_inference", "Avoided inference spend"),
-        ("meta_ad_lift", "Ad-revenue lift"),
-        ("meta_ecosystem_value", "Ecosystem value"),
+        ("meta_payoff_ecosystem", "Ecosystem returns"),
+        ("meta_payoff_api", "API revenue"),
+        ("meta_payoff_input_cost", "Input cost of own AI"),
+        ("meta_payoff_moat", "Rival moat / attention"),
+        ("meta_payoff_leakage", "Capability leakage"),
+        ("meta_payoff_training", "Training (amortised) + capex"),
     ]
-    bottom = pd.Series(0.0, index=df.index)
+    up = pd.Series(0.0, index=df.index)
+    down = pd.Series(0.0, index=df.index)
     for col, label in parts:
-        ax.bar(x, df[col] / 1e9, bottom=bottom / 1e9, label=label, alpha=0.85)
-        bottom = bottom + df[col]
-    costs = -(df["meta_training_cost"] + df["meta_capex_share"])
-    ax.bar(x, costs / 1e9, label="Training + capex share", color="0.5", alpha=0.85)
+        v = df[col]
+        base = up.where(v >= 0, down)
+        ax.bar(x, v / 1e9, bottom=base / 1e9, label=label, alpha=0.85)
+        up, down = up + v.clip(lower=0), down + v.clip(upper=0)
     net = COLUMNS["meta_net_payoff"]
     ax.plot(x, df["meta_net_payoff"] / 1e9, color="k", lw=2, marker="o", ms=3, label="Net payoff")
     draw_overlay(

@@ -7,8 +7,8 @@ ones — when the estimate is negative. Meta cannot run the counterfactual world
 estimate is a stated proxy built only from what it observed last quarter (its
 :class:`~openweight_sim.meta.payoff.MetaObservation`) and the labs' catch-up rates:
 
-* ecosystem: this quarter's ecosystem term, assumed to continue while open and to stop
-  when it consolidates;
+* ecosystem: its ecosystem term over the last four quarters (mean), assumed to continue
+  while open and to stop when it consolidates;
 * moat: the community's share of Meta's next catch-up step, ``community_catch_up ×
   catch_up × lead(rival, Meta)`` Elo, valued at the attention rate;
 * leakage: the followers' extra catch-up step owed to Meta's weights, ``leakage ×
@@ -31,8 +31,6 @@ from openweight_sim.meta.payoff import (
     ad_revenue,
     capex,
     lead,
-    own_tokens,
-    serving_route,
 )
 from openweight_sim.scenario import quarter_index
 
@@ -75,6 +73,7 @@ def estimate_openness(
     obs: MetaObservation,
     meta_catch_up: float,
     follower_catch_up: float,
+    ecosystem_q: float,
 ) -> ReviewEstimate:
     """Meta's proxy estimate of the value of staying open (module docstring).
 
@@ -83,6 +82,7 @@ def estimate_openness(
         obs: Meta's observation of the last quarter.
         meta_catch_up: Meta's catch-up per generation.
         follower_catch_up: the mean catch-up of the other non-frontier labs.
+        ecosystem_q: Meta's ecosystem term, mean of the last four quarters it observed.
     """
     mp = params
     gap = lead(obs.rival_best, obs.meta_best)
@@ -92,17 +92,11 @@ def estimate_openness(
     leak_elo = lead(obs.follower_best + step, obs.meta_best) - lead(
         obs.follower_best, obs.meta_best
     )
-    saving = 0.0
-    if obs.has_open and obs.own_cost == obs.own_cost:  # not NaN
-        community = obs.own_cost / (1.0 + mp.community_serving)
-        base = serving_route(obs.own_cost, obs.buy_price)
-        saving = own_tokens(mp, obs.years) * (base - serving_route(community, obs.buy_price))
-    eco_q = mp.ecosystem_value_per_dev * obs.ecosystem_devs + saving
     eco = moat = leak = api = training = 0.0
     for h in range(1, mp.horizon_q + 1):
         d = discount_factor(mp.discount_rate, h)
         revenue = ad_revenue(mp, obs.years + h / 4.0)
-        eco += d * eco_q
+        eco += d * ecosystem_q
         moat += d * revenue * mp.attention_per_100elo * moat_elo / 100.0
         leak += d * revenue * mp.follower_attention_per_100elo * leak_elo / 100.0
         api += d * mp.api_capture * max(0.0, obs.rival_rents)

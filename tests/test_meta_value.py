@@ -1,0 +1,227 @@
+"""What openness pays Meta: the paired value, its channels, its directions, the review.
+
+The value of openness is Meta's payoff in a scenario minus the same scenario with Meta's
+releases kept internal, same seeds. Direction tests average at least 10 paired seeds at a
+small developer count; each states its margin. They raise ``meta_payoff.community_catch_up``
+to 0.5 so that Meta's own quality differs clearly between the two worlds: at the baseline's
+0.1 that difference (a few Elo) is smaller than the release-quality noise of two worlds
+whose random streams diverge once their developers choose differently.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from openweight_sim import OpenWeightMarket, load_scenario, meta_value
+from openweight_sim.counterfactual import meta_internal_scenario
+from openweight_sim.meta import CHANNELS, MetaObservation, amortised_training, payoff_terms
+from openweight_sim.meta.value import VALUE, paired_value
+from openweight_sim.seeds import spawn_seeds
+
+SMALL = {"developers.count": 300}
+PAIRS = 10
+STRONG = {**SMALL, "meta_payoff.community_catch_up": 0.5, "meta_payoff.attention_per_100elo": 0.03}
+"""The direction tests' reference: Meta's community catch-up makes the worlds differ."""
+CUM = f"{VALUE}_cumulative"
+
+
+def final_value(overrides: dict, replications: int = PAIRS) -> pd.Series:
+    """Cumulative discounted value of openness per replication, USD bn."""
+    v = meta_value("baseline", replications=replications, seed=3, overrides=overrides)
+    return v.value.groupby("replication").tail(1).set_index("replication")[CUM] / 1e9
+
+
+@pytest.fixture(scope="module")
+def strong() -> pd.Series:
+    return final_value(STRONG)
+
+
+# ---------------------------------------------------------------------- identities
+
+
+@pytest.fixture(scope="module")
+def small_result():
+    return meta_value("baseline", replications=2, seed=5, overrides=SMALL)
+
+
+def test_value_is_the_payoff_difference_of_two_runs_computed_by_hand(small_result):
+    sc = load_scenario("baseline", SMALL)
+    seed = spawn_seeds(5, 2)[1]
+    a = OpenWeightMarket(sc, rng=seed).run_model().quarters_frame()
+    b = OpenWeightMarket(meta_internal_scenario(sc), rng=seed).run_model().quarters_frame()
+    by_hand = (a["meta_net_payoff"] - b["meta_net_payoff"]).to_numpy()
+    got = small_result.value.query("replication == 1")[VALUE].to_numpy()
+    scale = np.abs(a["meta_net_payoff"]).max()
+    np.testing.assert_allclose(got, by_hand, rtol=0, atol=1e-9 * scale)
+    assert np.abs(by_hand).max() > 0  # the two worlds differ
+
+
+def test_channels_sum_exactly_to_the_total(small_result):
+    v = small_result.value
+    channels = v[[f"meta_value_{c}" for c in CHANNELS]].sum(axis=1)
+    assert (channels == v[VALUE]).all()
+    s = small_result.summary().set_index("channel")
+    assert s.loc[list(CHANNELS), "mean"].sum() == pytest.approx(s.loc["openness", "mean"])
+    assert list(s.index) == ["openness", *CHANNELS]
+    assert (s["lo"] <= s["mean"]).all() and (s["mean"] <= s["hi"]).all()
+
+
+def test_cumulative_value_discounts_each_quarter_to_the_start(small_result):
+    r = small_result.scenario.meta_payoff.discount_rate
+    v = small_result.value.query("replication == 0")
+    d = (1 + r) ** (-np.arange(len(v)) / 4)
+    np.testing.assert_allclose(v["discount"], d)
+    np.testing.assert_allclose(v[CUM], np.cumsum(v[VALUE] * d), rtol=1e-12)
+
+
+def test_value_does_not_depend_on_training_and_capex_openness_does_not_change():
+    # training spent in both worlds (open extra off) and the capex share both worlds pay
+    base = {**SMALL, "meta_payoff.open_training_extra": 0.0}
+    changed = {
+        **base,
+        "labs.meta.training_cost_usd.frontier": 5.0e9,
+        "labs.meta.training_cost_usd.mid": 1.0e9,
+        "meta_payoff.capex_share": 0.5,
+        "meta_payoff.training_life_q": 2,
+    }
+    a = meta_value("baseline", replications=2, seed=2, overrides=base)
+    b = meta_value("baseline", replications=2, seed=2, overrides=changed)
+    assert (b.value["meta_payoff_open"] < a.value["meta_payoff_open"]).all()  # the level moved
+    cols = [VALUE, *(f"meta_value_{c}" for c in CHANNELS if c != "training")]
+    pd.testing.assert_frame_equal(a.value[cols], b.value[cols])
+    np.testing.assert_allclose(b.value["meta_value_training"], a.value["meta_value_training"])
+
+
+def test_internal_twin_keeps_meta_off_the_market_and_reverses_leakage():
+    sc = load_scenario("baseline", SMALL)
+    twin = meta_internal_scenario(sc)
+    mp = sc.meta_payoff
+    assert twin.labs["meta"].catch_up == pytest.approx(
+        sc.labs["meta"].catch_up * (1 - mp.community_catch_up)
+    )
+    assert twin.labs["deepseek"].catch_up == pytest.approx(
+        sc.labs["deepseek"].catch_up * (1 - mp.leakage)
+    )
+    m = OpenWeightMarket(twin, rng=1).run_model()
+    rel = m.releases_frame()
+    meta = rel[rel["lab"] == "meta"]
+    assert len(meta) > 3 and not meta["open_weights"].any()
+    offers = m.offers_frame()
+    assert not (offers["lab"] == "meta").any()  # no hosts, no self-hosting, no API
+    q = m.quarters_frame()
+    assert (q["meta_payoff_input_cost"].iloc[-4:] < 0).all()  # Meta still runs its models
+
+
+def test_amortised_training_spreads_each_release_over_its_life():
+    releases = [(10, 400.0, True), (12, 100.0, False)]
+    got = [amortised_training(releases, q, 4) for q in range(9, 17)]
+    totals = [t for t, _ in got]
+    assert totals == [0.0, 100.0, 100.0, 125.0, 125.0, 25.0, 25.0, 0.0]
+    assert sum(totals) == 500.0
+    assert [o for _, o in got][1:5] == [100.0, 100.0, 100.0, 100.0]
+
+
+def test_payoff_terms_follow_their_equations():
+    from openweight_sim.scenario import MetaPayoff
+
+    mp = MetaPayoff(ad_revenue_growth=0.0, internal_token_growth=0.0, capex_growth=0.0)
+    obs = MetaObservation(
+        years=0.0,
+        meta_best=1200.0,
+        rival_best=1300.0,
+        follower_best=1250.0,
+        rival_rents=1e9,
+        own_cost=2.0,
+        buy_price=1.0,
+        ecosystem_devs=1000.0,
+        has_open=True,
+        is_open=True,
+        training=1e8,
+        open_training=1e8,
+    )
+    t = payoff_terms(mp, obs)
+    assert t.moat == pytest.approx(-mp.ad_revenue_q * mp.attention_per_100elo - 0.05e9)
+    assert t.leakage == pytest.approx(-mp.ad_revenue_q * mp.follower_attention_per_100elo * 0.5)
+    assert t.input_cost == pytest.approx(-mp.internal_tokens_m * 1.0)  # buying is cheaper
+    assert t.ecosystem == pytest.approx(mp.ecosystem_value_per_dev * 1000.0)  # no saving
+    assert t.api == 0.0
+    assert t.training == pytest.approx(-1e8 * (1 + mp.open_training_extra) - 7e9 * 0.02)
+    assert t.net == pytest.approx(sum(getattr(t, c) for c in CHANNELS))
+    closed = payoff_terms(
+        mp.model_copy(update={"api_capture": 0.1}),
+        obs.__class__(**{**{f: getattr(obs, f) for f in obs.__slots__}, "is_open": False}),
+    )
+    assert closed.api == pytest.approx(0.1e9)
+
+
+# ---------------------------------------------------------------------- directions
+
+
+def test_stronger_attention_raises_the_value(strong):
+    # margin: +1 bn over 10 pairs (measured +4.5 bn, s.e. 0.65, at commit of this test)
+    weak = final_value({**STRONG, "meta_payoff.attention_per_100elo": 0.01})
+    diff = strong - weak
+    assert diff.mean() > 1.0, diff.round(2).tolist()
+
+
+def test_larger_rival_lead_raises_the_value(strong):
+    # a slower closed frontier leaves a smaller rival lead for Meta's catch-up to close
+    # margin: +1 bn over 10 pairs (measured +5.4 bn, s.e. 0.36, frontier growth 10 vs 40)
+    small_lead = final_value({**STRONG, "technology.frontier_growth": 5})
+    diff = strong - small_lead
+    assert diff.mean() > 1.0, diff.round(2).tolist()
+
+
+def test_stronger_leakage_lowers_the_value(strong):
+    # margin: −0.2 bn over 10 pairs (measured −0.8 bn, s.e. 0.13, leakage 0 vs 0.5)
+    leaky = final_value({**STRONG, "meta_payoff.leakage": 0.6})
+    diff = leaky - strong
+    assert diff.mean() < -0.2, diff.round(2).tolist()
+
+
+# ---------------------------------------------------------------------- the review
+
+
+def test_meta_reviews_once_a_year_and_consolidates_when_its_estimate_is_negative():
+    costly = {**SMALL, "meta_payoff.open_capex_share": 0.2}  # openness adds 20% of capex
+    m = OpenWeightMarket("meta_decides", rng=1, **costly).run_model()
+    q = m.quarters_frame().set_index("quarter")
+    reviews = q["meta_review_estimate"].dropna()
+    assert list(reviews.index) == ["2026Q3"]  # consolidated at the first review
+    assert reviews.iloc[0] < 0
+    assert (q.loc["2026Q3":, "meta_policy"] == "closed").all()
+    assert (q.loc[:"2026Q2", "meta_policy"] == "open").all()
+    rel = m.releases_frame()
+    late = rel[(rel["lab"] == "meta") & (rel["quarter"] >= "2026Q3")]
+    assert len(late) > 0 and not late["open_weights"].any()
+
+
+def test_meta_stays_open_when_its_estimate_is_positive():
+    rich = {**SMALL, "meta_payoff.ecosystem_value_per_dev": 1.0e5}
+    m = OpenWeightMarket("meta_decides", rng=1, **rich).run_model()
+    q = m.quarters_frame().set_index("quarter")
+    reviews = q["meta_review_estimate"].dropna()
+    assert list(reviews.index) == ["2026Q3", "2027Q3"]
+    assert (reviews > 0).all() and (q["meta_policy"] == "open").all()
+
+
+def test_without_decide_there_is_no_review():
+    q = OpenWeightMarket("baseline", rng=1, **SMALL).run_model().quarters_frame()
+    assert q["meta_review_estimate"].isna().all()
+    assert not math.isnan(q["meta_net_payoff"].iloc[-1])
+
+
+def test_paired_value_aligns_worlds_by_replication_and_quarter():
+    quarters = ["2023Q1", "2023Q2"]
+    cols = {f"meta_payoff_{c}": [1.0, 2.0] for c in CHANNELS}
+    a = pd.DataFrame({"replication": 0, "seed": 9, "quarter": quarters, **cols})
+    a["meta_net_payoff"] = a[list(cols)].sum(axis=1)
+    b = a.copy()
+    b["meta_payoff_moat"] = [0.0, 0.0]
+    b["meta_net_payoff"] = b[list(cols)].sum(axis=1)
+    v = paired_value(a, b.iloc[::-1], 0.0)
+    assert v[VALUE].tolist() == [1.0, 2.0] and v[CUM].tolist() == [1.0, 3.0]
