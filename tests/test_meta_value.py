@@ -225,3 +225,25 @@ def test_paired_value_aligns_worlds_by_replication_and_quarter():
     b["meta_net_payoff"] = b[list(cols)].sum(axis=1)
     v = paired_value(a, b.iloc[::-1], 0.0)
     assert v[VALUE].tolist() == [1.0, 2.0] and v[CUM].tolist() == [1.0, 3.0]
+
+
+# ---------------------------------------------------------------------- dashboard
+
+
+def test_dashboard_panel_draws_the_run_minus_its_meta_internal_twin():
+    from openweight_sim.dashboard.figures import FIGURES, figure_png
+    from openweight_sim.dashboard.market import DashboardMarket
+
+    assert "meta-value" in FIGURES
+    m = DashboardMarket(developers=300)
+    empty = figure_png(m, "meta-value", False)
+    assert empty.startswith(b"\x89PNG")
+    for _ in range(6):
+        m.step()
+    png = figure_png(m, "meta-value", False)
+    assert png.startswith(b"\x89PNG") and png != empty
+    assert m.meta_internal is not None and m.meta_internal.steps == m.market.steps == 6
+    twin = OpenWeightMarket(m.meta_internal_config, rng=m.seed).run_model(max_steps=6)
+    pd.testing.assert_frame_equal(twin.quarters_frame(), m.meta_internal_frame())
+    m.step()  # the twin follows the run in lockstep once shown
+    assert m.meta_internal.steps == 7

@@ -77,7 +77,7 @@ def waterfall(summary: pd.DataFrame, title: str):
     return fig
 
 
-def stacked(value: pd.DataFrame, title: str):
+def stacked(value: pd.DataFrame, title: str, quarters: list[str] | None = None, note: bool = True):
     """Cumulative discounted value by channel over time (mean over replications), stacked.
 
     Positive channels stack above zero, negative ones below; the black line is the total.
@@ -85,13 +85,15 @@ def stacked(value: pd.DataFrame, title: str):
     Args:
         value: :attr:`MetaValue.value`.
         title: the figure's title.
+        quarters: the x axis's quarters (default: those of ``value``); later ones stay empty.
+        note: add the history/projection note under the title.
     """
     import matplotlib.pyplot as plt
 
     cols = [f"meta_value_{c}_cumulative" for c in CHANNELS]
     mean = value.groupby("quarter", sort=False)[[*cols, "meta_value_openness_cumulative"]].mean()
-    quarters = list(mean.index)
-    x = np.arange(len(quarters))
+    quarters = list(mean.index) if quarters is None else list(quarters)
+    x = np.arange(len(mean))
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
     pos = np.zeros(len(x))
     neg = np.zeros(len(x))
@@ -105,7 +107,7 @@ def stacked(value: pd.DataFrame, title: str):
     ax.axhline(0.0, color="black", lw=0.8)
     quarter_axis(ax, quarters, HISTORY_UNTIL)
     ax.set_ylabel("Cumulative value, USD billions (discounted)")
-    ax.set_title(f"{title}\n{HISTORY_NOTE}", fontsize=10)
+    ax.set_title(f"{title}\n{HISTORY_NOTE}" if note else title, fontsize=10)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
