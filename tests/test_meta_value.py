@@ -209,9 +209,13 @@ def test_meta_stays_open_when_its_estimate_is_positive():
     assert (reviews > 0).all() and (q["meta_policy"] == "open").all()
 
 
-def test_without_decide_there_is_no_review():
-    q = OpenWeightMarket("baseline", rng=1, **SMALL).run_model().quarters_frame()
-    assert q["meta_review_estimate"].isna().all()
+def test_without_decide_the_review_is_reported_but_not_acted_on():
+    costly = {**SMALL, "meta_payoff.open_capex_share": 0.2}
+    q = OpenWeightMarket("baseline", rng=1, **costly).run_model().quarters_frame()
+    q = q.set_index("quarter")
+    reviews = q["meta_review_estimate"].dropna()
+    assert list(reviews.index) == ["2026Q3", "2027Q3"] and (reviews < 0).all()
+    assert (q["meta_policy"] == "open").all()
     assert not math.isnan(q["meta_net_payoff"].iloc[-1])
 
 
@@ -247,3 +251,46 @@ def test_dashboard_panel_draws_the_run_minus_its_meta_internal_twin():
     pd.testing.assert_frame_equal(twin.quarters_frame(), m.meta_internal_frame())
     m.step()  # the twin follows the run in lockstep once shown
     assert m.meta_internal.steps == 7
+
+
+# ---------------------------------------------------------------------- sweep evaluator
+
+
+def test_sweep_evaluator_pairs_each_point_with_its_own_internal_twin(tmp_path):
+    from openweight_sim.experiments import SweepSpec, run_sweep
+    from openweight_sim.meta.sweep import MetaValueEvaluator
+
+    constants = {**SMALL, "end": "2026Q4"}
+    evaluator = MetaValueEvaluator(load_scenario("baseline", constants))
+    assert evaluator.output_names()[-1] == "meta_review_estimate@2026Q3"
+    spec = SweepSpec.model_validate(
+        {
+            "name": "meta_small",
+            "scenario": "baseline",
+            "constants": constants,
+            "design": {"method": "lhs", "samples": 2, "seed": 1},
+            "parameters": {"meta_payoff.leakage": [0.0, 0.6], "labs.meta.release_interval": [1, 4]},
+            "replications": 1,
+            "outputs": evaluator.output_names(),
+        }
+    )
+    runs = run_sweep(spec, tmp_path / "s", evaluate=evaluator, progress=False)
+    assert (runs["status"] == "ok").all() and len(runs) == 2
+    row = runs.iloc[0]
+    params = {"meta_payoff.leakage": row["meta_payoff.leakage"]}
+    params["labs.meta.release_interval"] = round(row["labs.meta.release_interval"])
+    sc = load_scenario("baseline", {**constants, **params})
+    direct = evaluator(params, int(row["seed"]))
+    a = OpenWeightMarket(sc, rng=int(row["seed"])).run_model().quarters_frame()
+    b = OpenWeightMarket(meta_internal_scenario(sc), rng=int(row["seed"])).run_model()
+    v = paired_value(
+        a.assign(replication=0, seed=0),
+        b.quarters_frame().assign(replication=0, seed=0),
+        sc.meta_payoff.discount_rate,
+    )
+    assert direct[f"{VALUE}@final"] == pytest.approx(v[CUM].iloc[-1])
+    assert runs.iloc[0][f"{VALUE}@final"] == pytest.approx(direct[f"{VALUE}@final"])
+    later = v["quarter"] >= "2026Q3"
+    forward = (v[VALUE] * v["discount"])[later].sum()
+    assert direct["meta_value_forward@final"] == pytest.approx(forward)
+    assert math.isfinite(direct["meta_review_estimate@2026Q3"])

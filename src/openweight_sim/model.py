@@ -457,9 +457,9 @@ class OpenWeightMarket(mesa.Model):
         return record
 
     def _meta_review(self, q: int) -> None:
-        """A deciding Meta's annual review (:mod:`openweight_sim.meta.decision`).
+        """Meta's annual review (:mod:`openweight_sim.meta.decision`), acted on if it decides.
 
-        Consolidating is final: later quarters keep Meta closed (released weights remain).
+        The estimate is reported every review while Meta is open. Consolidating is final: later quarters keep Meta closed (released weights remain).
         """
         mp = self.config.meta_payoff
         meta = self.labs[mp.lab]
@@ -476,7 +476,7 @@ class OpenWeightMarket(mesa.Model):
             eco = float(np.mean(self.meta_ecosystem))
             estimate = estimate_openness(mp, self.meta_obs, meta.spec.catch_up, follower, eco)
             self.meta_review = estimate.total
-            if estimate.total < 0.0:
+            if mp.decide and estimate.total < 0.0:
                 meta.policy = "closed"
                 self.meta_consolidated = True
 

@@ -55,12 +55,12 @@ class ReviewEstimate:
 
 
 def is_review(params: MetaPayoffParams, q: int) -> bool:
-    """Whether quarter ``q`` (absolute index) is one of a deciding Meta's annual reviews."""
-    return (
-        params.decide
-        and q >= quarter_index(params.review_from)
-        and q % 4 == params.review_quarter - 1
-    )
+    """Whether quarter ``q`` (absolute index) is one of Meta's annual reviews.
+
+    The estimate is computed (and reported) at every review; only a deciding Meta
+    (``meta_payoff.decide``) acts on it.
+    """
+    return q >= quarter_index(params.review_from) and q % 4 == params.review_quarter - 1
 
 
 def discount_factor(rate: float, quarters: float) -> float:
