@@ -459,7 +459,8 @@ class OpenWeightMarket(mesa.Model):
     def _meta_review(self, q: int) -> None:
         """Meta's annual review (:mod:`openweight_sim.meta.decision`), acted on if it decides.
 
-        The estimate is reported every review while Meta is open. Consolidating is final: later quarters keep Meta closed (released weights remain).
+        The estimate is reported at every review while Meta is open. Consolidating is
+        final: later quarters keep Meta closed (released weights remain).
         """
         mp = self.config.meta_payoff
         meta = self.labs[mp.lab]
