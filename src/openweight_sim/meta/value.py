@@ -122,11 +122,16 @@ class MetaValue:
         return out[SUMMARY_COLUMNS]
 
     def decisions(self) -> pd.DataFrame:
-        """A deciding Meta's reviews: quarter, estimate and the policy that followed, per run."""
+        """Meta's reviews per run: quarter, its estimate, and whether it says consolidate.
+
+        ``consolidates`` is the estimate's verdict (< 0); ``acted`` says whether the scenario
+        lets Meta act on it (``meta_payoff.decide``), as ``meta_decides`` does.
+        """
         q = self.open_quarters
         rows = q[np.isfinite(q["meta_review_estimate"].to_numpy(dtype=float))]
         out = rows[["replication", "seed", "quarter", "meta_review_estimate"]].copy()
         out["consolidates"] = out["meta_review_estimate"] < 0.0
+        out["acted"] = self.scenario.meta_payoff.decide
         return out.reset_index(drop=True)
 
 
