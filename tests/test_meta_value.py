@@ -294,3 +294,13 @@ def test_sweep_evaluator_pairs_each_point_with_its_own_internal_twin(tmp_path):
     forward = (v[VALUE] * v["discount"])[later].sum()
     assert direct["meta_value_forward@final"] == pytest.approx(forward)
     assert math.isfinite(direct["meta_review_estimate@2026Q3"])
+
+
+def test_decisions_table_lists_each_runs_review_and_whether_it_was_acted_on():
+    costly = {**SMALL, "meta_payoff.open_capex_share": 0.2}
+    decides = meta_value("meta_decides", replications=2, seed=4, overrides=costly).decisions()
+    assert decides["quarter"].tolist() == ["2026Q3", "2026Q3"]  # then Meta is closed
+    assert decides["consolidates"].all() and decides["acted"].all()
+    follows = meta_value("baseline", replications=2, seed=4, overrides=costly).decisions()
+    assert follows["quarter"].tolist() == ["2026Q3", "2027Q3"] * 2
+    assert follows["consolidates"].all() and not follows["acted"].any()
