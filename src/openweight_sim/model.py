@@ -35,14 +35,7 @@ from openweight_sim.agents import AgentsByType, Developer, DeveloperPopulation, 
 from openweight_sim.booking import book_quarter, gpt4_level_price, offer_rows
 from openweight_sim.choice import choose, demand_system, group_developers
 from openweight_sim.hosts import HostingProvider, enter, entry_candidates, expected_profit, retire
-from openweight_sim.meta import (
-    PayoffHistory,
-    PayoffTerms,
-    estimate_openness,
-    is_review,
-    observe,
-    payoff_terms,
-)
+from openweight_sim.meta import PayoffHistory, PayoffTerms, observe, payoff_terms, review_estimate
 from openweight_sim.metrics import (
     MarketState,
     QuarterBook,
@@ -464,22 +457,12 @@ class OpenWeightMarket(mesa.Model):
         """
         mp = self.config.meta_payoff
         meta = self.labs[mp.lab]
-        self.meta_review = float("nan")
         if self.meta_consolidated:
             meta.policy = "closed"
-        elif is_review(mp, q) and meta.policy != "closed" and self.meta_obs is not None:
-            followers = [
-                lab.spec.catch_up
-                for k, lab in self.labs.items()
-                if k != mp.lab and not lab.spec.frontier_lab
-            ]
-            follower = float(np.mean(followers)) if followers else 0.0
-            eco = float(np.mean(self.meta_ecosystem))
-            estimate = estimate_openness(mp, self.meta_obs, meta.spec.catch_up, follower, eco)
-            self.meta_review = estimate.total
-            if mp.decide and estimate.total < 0.0:
-                meta.policy = "closed"
-                self.meta_consolidated = True
+        self.meta_review = review_estimate(self, q)
+        if mp.decide and self.meta_review < 0.0:
+            meta.policy = "closed"
+            self.meta_consolidated = True
 
     def _focal_payoff(self, record: QuarterRecord) -> PayoffTerms:
         """Meta's payoff this quarter by channel (:func:`openweight_sim.meta.payoff_terms`)."""

@@ -324,105 +324,59 @@ class Pricing(Strict):
 
 
 class MetaPayoff(Strict):
-    """Meta's payoff terms, the value-of-openness channels and its review (docs/ODD.md 7.14).
-
-    Every money term is USD per quarter; the payoff is computed in both worlds of the paired
-    value of openness (:mod:`openweight_sim.meta`), so each parameter enters both alike.
-    """
+    """Meta's payoff by channel and its review (docs/ODD.md 7.14); USD per quarter."""
 
     lab: str = "meta"
-    ad_revenue_q: float = Field(
-        3.37e10, ge=0, le=1e13, description="quarterly ad revenue, USD (at the run's start)"
-    )
+    ad_revenue_q: float = Field(3.37e10, ge=0, le=1e13, description="ad revenue at the start")
     ad_revenue_growth: float = Field(0.22, ge=-0.5, le=2, description="per year")
     attention_per_100elo: float = Field(
-        0.01,
-        ge=0,
-        le=0.5,
-        description="moat: share of ad revenue at risk per 100 Elo of the best closed rival's "
-        "lead over Meta's best model",
+        0.01, ge=0, le=0.5, description="moat: ad revenue share at risk per 100 Elo rival lead"
     )
     rent_exposure: float = Field(
-        0.05,
-        ge=0,
-        le=1,
-        description="moat: share of closed rivals' API rents (revenue - serving cost) that "
-        "Meta bears (access fees, rivals' spending on attention)",
+        0.05, ge=0, le=1, description="moat: share of closed rivals' API rents Meta bears"
     )
     follower_attention_per_100elo: float = Field(
         0.004,
         ge=0,
         le=0.5,
-        description="leakage: share of ad revenue at risk per 100 Elo by which other labs' "
-        "open models exceed Meta's best",
+        description="leakage: ad revenue share at risk per 100 Elo by "
+        "which others' open models pass Meta's best",
     )
-    leakage: float = Field(
-        0.2,
-        ge=0,
-        le=1,
-        description="share of every other lab's catch-up owed to Meta's open weights "
-        "(internal world: catch_up x (1 - leakage))",
-    )
+    leakage: float = Field(0.2, ge=0, le=1, description="others' catch-up owed to open Llama")
     internal_tokens_m: float = Field(
-        2.0e7, ge=0, le=1e12, description="Meta's own inference, M tokens/quarter, at the start"
+        2.0e7, ge=0, le=1e12, description="Meta's own inference at the start, M tokens"
     )
     internal_token_growth: float = Field(1.5, ge=0, le=20, description="per year")
     ecosystem_value_per_dev: float = Field(
-        400.0, ge=0, le=1e7, description="USD per quarter per developer building on the family"
+        400.0, ge=0, le=1e7, description="USD per developer-quarter on Meta's family"
     )
     community_serving: float = Field(
-        0.1,
-        ge=0,
-        le=5,
-        description="serving-throughput gain of Meta's own stack from community work on its "
-        "open weights (0.1 = +10%)",
+        0.1, ge=0, le=5, description="Meta's serving-throughput gain from community work"
     )
     community_catch_up: float = Field(
-        0.1,
-        ge=0,
-        le=1,
-        description="share of Meta's catch-up owed to the community (internal world: "
-        "catch_up x (1 - community_catch_up))",
+        0.1, ge=0, le=1, description="Meta catch-up owed to community"
     )
     api_capture: float = Field(
         0.0,
         ge=0,
         le=1,
-        description="share of closed rivals' API rents Meta would earn selling its models "
-        "through an API while it is not open (0: no API)",
+        description="share of closed rivals' rents an API would earn Meta while it is not open",
     )
-    training_life_q: int = Field(
-        4, ge=1, le=40, description="quarters over which a release's training cost is amortised"
-    )
+    training_life_q: int = Field(4, ge=1, le=40, description="training amortisation, quarters")
     open_training_extra: float = Field(
-        0.05,
-        ge=0,
-        le=2,
-        description="training cost that openness adds to an open release (safety, release "
-        "engineering), share of its training cost",
+        0.05, ge=0, le=2, description="training cost openness adds to an open release (share)"
     )
-    capex_q: float = Field(7.0e9, ge=0, le=1e13, description="quarterly capex, USD (at start)")
+    capex_q: float = Field(7.0e9, ge=0, le=1e13, description="capex at the start")
     capex_growth: float = Field(0.40, ge=-0.5, le=5, description="per year")
-    capex_share: float = Field(
-        0.02, ge=0, le=1, description="share of capex charged to Meta's AI models (both worlds)"
-    )
+    capex_share: float = Field(0.02, ge=0, le=1, description="capex share charged to AI models")
     open_capex_share: float = Field(
-        0.0,
-        ge=0,
-        le=1,
-        description="share of capex that openness adds, charged while Meta is open",
+        0.0, ge=0, le=1, description="capex share openness adds while Meta is open"
     )
-    discount_rate: float = Field(
-        0.10, ge=0, le=1, description="annual rate discounting the cumulative value"
-    )
-    decide: bool = Field(
-        False,
-        description="Meta reviews its policy each year and consolidates when its estimate of "
-        "the value of openness turns negative",
-    )
-    review_quarter: int = Field(3, ge=1, le=4, description="quarter of the year of the review")
+    discount_rate: float = Field(0.10, ge=0, le=1, description="per year, cumulative value")
+    decide: bool = Field(False, description="consolidate when the review's estimate is < 0")
+    review_quarter: int = Field(3, ge=1, le=4, description="quarter of the annual review")
     review_from: Quarter = Field("2026Q1", description="first quarter a review may happen")
-    horizon_q: int = Field(8, ge=1, le=40, description="quarters ahead the review's estimate looks")
+    horizon_q: int = Field(8, ge=1, le=40, description="quarters the review looks ahead")
 
 
 class Reporting(Strict):

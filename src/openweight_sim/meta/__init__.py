@@ -9,7 +9,7 @@
 """
 
 from openweight_sim.meta.decision import ReviewEstimate, estimate_openness, is_review
-from openweight_sim.meta.observe import observe
+from openweight_sim.meta.observe import observe, review_estimate
 from openweight_sim.meta.payoff import (
     CHANNELS,
     MetaObservation,
@@ -30,4 +30,5 @@ __all__ = [
     "is_review",
     "observe",
     "payoff_terms",
+    "review_estimate",
 ]

@@ -1,7 +1,9 @@
-"""What Meta's payoff reads from the simulated market each quarter.
+"""What Meta reads from the simulated market: its quarterly observation and its review.
 
-Kept apart from the payoff's equations (:mod:`openweight_sim.meta.payoff`, pure functions)
-so that the market model only calls :func:`observe` once per quarter after booking.
+Kept apart from the equations (:mod:`openweight_sim.meta.payoff` and
+:mod:`openweight_sim.meta.decision`, pure functions) so that the market model only calls
+:func:`observe` once per quarter after booking and :func:`review_estimate` at the start of a
+quarter.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from openweight_sim.meta.decision import estimate_openness, is_review
 from openweight_sim.meta.payoff import MetaObservation, amortised_training
 from openweight_sim.options import CLOSED_API, HOSTED, OPEN_API
 from openweight_sim.records import QuarterRecord
@@ -83,3 +86,28 @@ def observe(model: Any, record: QuarterRecord) -> MetaObservation:
         training=training,
         open_training=open_training,
     )
+
+
+def review_estimate(model: Any, q: int) -> float:
+    """Meta's review estimate at the start of quarter ``q`` (NaN: no review this quarter).
+
+    A review happens at the scenario's review quarters while Meta is open and has observed
+    a quarter; it reads Meta's last observation, its ecosystem term over the last four
+    quarters, its catch-up and the mean catch-up of the other non-frontier labs.
+
+    Args:
+        model: the market model (``OpenWeightMarket``).
+        q: absolute quarter index.
+    """
+    mp = model.config.meta_payoff
+    meta = model.labs[mp.lab]
+    if not is_review(mp, q) or meta.policy == "closed" or model.meta_obs is None:
+        return math.nan
+    followers = [
+        lab.spec.catch_up
+        for k, lab in model.labs.items()
+        if k != mp.lab and not lab.spec.frontier_lab
+    ]
+    follower = float(np.mean(followers)) if followers else 0.0
+    eco = float(np.mean(model.meta_ecosystem))
+    return estimate_openness(mp, model.meta_obs, meta.spec.catch_up, follower, eco).total
