@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from openweight_sim.meta import CHANNELS
 from openweight_sim.outdir import MARKER
@@ -35,7 +36,8 @@ def test_meta_writes_the_value_of_openness_by_channel(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "What openness pays Meta in baseline" in res.stdout
     assert json.loads((out / MARKER).read_text())["kind"] == "meta"
-    for name in ("meta_value", "summary", "by_quarter", "decisions", "quarters_open"):
+    assert "no review within the run (Meta's first review: 2026Q3)" in res.stdout
+    for name in ("meta_value", "summary", "forward", "by_quarter", "decisions", "quarters_open"):
         assert (out / f"{name}.csv").exists(), name
     assert (out / "plots" / "meta_value_waterfall.png").stat().st_size > 10_000
     assert (out / "plots" / "meta_value_stacked.png").stat().st_size > 10_000
@@ -54,6 +56,31 @@ def test_meta_writes_the_value_of_openness_by_channel(tmp_path):
     again = cli("meta", "baseline", "--replications", "2", *SMALL, "--out", str(out), cwd=tmp_path)
     assert again.returncode == 0, again.stderr  # our own meta directory is replaced
     assert pd.read_csv(out / "meta_value.csv").equals(value)  # same seeds, same numbers
+
+
+def test_meta_reports_the_value_from_the_first_review_on(tmp_path):
+    out = tmp_path / "m"
+    small = ["--set", "developers.count=300", "--set", "meta_payoff.review_from=2024Q1"]
+    res = cli("meta", "baseline", "--replications", "2", *small, "--out", str(out), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    forward = pd.read_csv(out / "forward.csv")
+    assert forward["from"].tolist() == ["2024Q3"] and forward["n"].tolist() == [2]
+    value = pd.read_csv(out / "meta_value.csv")
+    later = value["quarter"] >= "2024Q3"
+    per_run = (
+        (value["meta_value_openness"] * value["discount"])[later]
+        .groupby(value["replication"])
+        .sum()
+    )
+    assert forward["mean"].iloc[0] == pytest.approx(per_run.mean())
+    assert "from Meta's first review (2024Q3) on:" in res.stdout
+    reviews = pd.read_csv(out / "decisions.csv")
+    assert set(reviews["quarter"]) == {"2024Q3", "2025Q3", "2026Q3", "2027Q3"}
+
+
+def test_meta_has_force_like_every_writing_command():
+    res = subprocess.run([*CLI, "meta", "--help"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "--force" in res.stdout and "--executor" in res.stdout
 
 
 def test_meta_refuses_a_directory_it_did_not_write(tmp_path):

@@ -3,13 +3,15 @@
 Runs the scenario and its Meta-internal twin with common random numbers
 (:func:`openweight_sim.meta.value.meta_value`), prints the cumulative value by channel with
 95% intervals and writes a ``meta`` results directory atomically: ``meta_value.csv`` (per
-replication and quarter), ``by_quarter.csv``, ``summary.csv``, ``decisions.csv``, the two
-worlds' quarter tables, ``summary.txt``, ``plots/`` and ``metadata.json``.
+replication and quarter), ``by_quarter.csv``, ``summary.csv``, ``forward.csv`` (the value
+from Meta's first review on), ``decisions.csv``, the two worlds' quarter tables,
+``summary.txt``, ``plots/`` and ``metadata.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from typing import Any
@@ -20,7 +22,7 @@ from openweight_sim.cli.common import add_executor_arguments, metadata, override
 from openweight_sim.outdir import add_force_flag, out_dir_for
 
 
-def summary_text(summary: pd.DataFrame, name: str, n: int, seed: int) -> str:
+def summary_text(summary: pd.DataFrame, forward: pd.DataFrame, name: str, n: int, seed: int) -> str:
     """The printed table: cumulative discounted value by channel, USD bn, with intervals."""
     lines = [
         f"What openness pays Meta in {name}: {name} minus {name} with Meta's releases internal",
@@ -33,6 +35,17 @@ def summary_text(summary: pd.DataFrame, name: str, n: int, seed: int) -> str:
         lines.append(
             f"{row.channel:<12}{row.mean / 1e9:>10.3f}{row.lo / 1e9:>10.3f}{row.hi / 1e9:>10.3f}"
         )
+    f = forward.iloc[0]
+    if math.isnan(f["mean"]):  # the run ends before Meta's first review
+        lines.append(f"\nno review within the run (Meta's first review: {f['from']})")
+        return "\n".join(lines)
+    verdict = "consolidating does not pay" if f["lo"] > 0 else "consolidating pays"
+    if f["lo"] <= 0 <= f["hi"]:
+        verdict = "the interval includes zero: not settled at this size"
+    lines.append(
+        f"\nfrom Meta's first review ({f['from']}) on: {f['mean'] / 1e9:.3f} bn "
+        f"(95% interval {f['lo'] / 1e9:.3f} to {f['hi'] / 1e9:.3f}); {verdict}"
+    )
     return "\n".join(lines)
 
 
@@ -50,8 +63,8 @@ def cmd_meta(args: argparse.Namespace) -> int:
     out = out_dir_for(args, f"results/meta-{sc.name}", "meta")
     started = time.perf_counter()
     result = meta_value(sc, args.replications, args.seed, **run_options(args))
-    summary = result.summary()
-    text = summary_text(summary, sc.name, args.replications, args.seed)
+    summary, forward = result.summary(), result.forward()
+    text = summary_text(summary, forward, sc.name, args.replications, args.seed)
     seeds = {
         "root": args.seed,
         "replications": args.replications,
@@ -62,6 +75,7 @@ def cmd_meta(args: argparse.Namespace) -> int:
         write_table(result.value, tmp, "meta_value")
         write_table(result.by_quarter(), tmp, "by_quarter")
         write_table(summary, tmp, "summary")
+        write_table(forward, tmp, "forward")
         write_table(result.decisions(), tmp, "decisions")
         write_table(result.open_quarters, tmp, "quarters_open")
         write_table(result.internal_quarters, tmp, "quarters_internal")
@@ -73,7 +87,7 @@ def cmd_meta(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     print(
         f"\n{2 * args.replications} runs in {elapsed:.1f} s; results: {out}/ (meta_value.csv, "
-        "summary.csv, by_quarter.csv, decisions.csv, summary.txt, plots/)"
+        "summary.csv, forward.csv, by_quarter.csv, decisions.csv, summary.txt, plots/)"
     )
     return 0
 

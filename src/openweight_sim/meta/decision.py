@@ -63,6 +63,14 @@ def is_review(params: MetaPayoffParams, q: int) -> bool:
     return q >= quarter_index(params.review_from) and q % 4 == params.review_quarter - 1
 
 
+def first_review(params: MetaPayoffParams) -> int:
+    """Absolute index of Meta's first review quarter."""
+    q = quarter_index(params.review_from)
+    while q % 4 != params.review_quarter - 1:
+        q += 1
+    return q
+
+
 def discount_factor(rate: float, quarters: float) -> float:
     """Present value of 1 USD ``quarters`` quarters ahead at annual ``rate``."""
     return (1.0 + rate) ** (-quarters / 4.0)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openweight_sim.counterfactual import meta_internal_scenario
+from openweight_sim.meta.decision import first_review
 from openweight_sim.meta.value import CUMULATIVE, VALUE, VALUE_COLUMNS, paired_value
 from openweight_sim.runs import run_one
 from openweight_sim.scenario import (
@@ -57,11 +58,7 @@ class MetaValueEvaluator:
     @property
     def first_review(self) -> int:
         """Absolute index of Meta's first review quarter."""
-        mp = self.scenario.meta_payoff
-        q = quarter_index(mp.review_from)
-        while q % 4 != mp.review_quarter - 1:
-            q += 1
-        return q
+        return first_review(self.scenario.meta_payoff)
 
     def output_names(self) -> list[str]:
         """The outputs each run returns (sweep-file syntax: ``column@quarter``)."""

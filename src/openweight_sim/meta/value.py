@@ -24,10 +24,10 @@ import pandas as pd
 
 from openweight_sim.counterfactual import meta_internal_scenario
 from openweight_sim.experiments.replicate import interval
-from openweight_sim.meta.decision import discount_factor
+from openweight_sim.meta.decision import discount_factor, first_review
 from openweight_sim.meta.payoff import CHANNELS
 from openweight_sim.runs import run_replications
-from openweight_sim.scenario import Scenario, load_scenario
+from openweight_sim.scenario import Scenario, load_scenario, quarter_index, quarter_label
 
 VALUE = "meta_value_openness"
 """Column of the value of openness (the sum of the channel columns)."""
@@ -120,6 +120,24 @@ class MetaValue:
             for c in out["column"]
         ]
         return out[SUMMARY_COLUMNS]
+
+    def forward(self) -> pd.DataFrame:
+        """Discounted value of openness from Meta's first review on: mean, 95% interval, n.
+
+        The part of the value a consolidation decided at the first review could still change
+        (consolidating pays where it is negative); one row, ``from`` names the quarter; NaN
+        when the run ends before the first review.
+        """
+        start = first_review(self.scenario.meta_payoff)
+        v = self.value
+        later = v["quarter"].map(quarter_index) >= start
+        per_run = (v[VALUE] * v["discount"]).where(later, 0.0).groupby(v["replication"]).sum()
+        m, lo, hi = interval(per_run.to_numpy())
+        if start > quarter_index(self.scenario.end):  # no review within the run
+            m = lo = hi = float("nan")
+        return pd.DataFrame(
+            [{"from": quarter_label(start), "mean": m, "lo": lo, "hi": hi, "n": len(per_run)}]
+        )
 
     def decisions(self) -> pd.DataFrame:
         """Meta's reviews per run: quarter, its estimate, and whether it says consolidate.
