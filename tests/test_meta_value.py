@@ -304,3 +304,16 @@ def test_decisions_table_lists_each_runs_review_and_whether_it_was_acted_on():
     follows = meta_value("baseline", replications=2, seed=4, overrides=costly).decisions()
     assert follows["quarter"].tolist() == ["2026Q3", "2027Q3"] * 2
     assert follows["consolidates"].all() and not follows["acted"].any()
+
+
+def test_an_api_meta_could_sell_is_a_cost_of_openness_only_when_switched_on():
+    over = {**SMALL, "end": "2024Q4"}
+    off = meta_value("baseline", replications=2, seed=6, overrides=over).value
+    on = meta_value(
+        "baseline", replications=2, seed=6, overrides={**over, "meta_payoff.api_capture": 0.1}
+    ).value
+    assert (off["meta_value_api"] == 0).all()
+    assert (on["meta_value_api"] <= 0).all() and on["meta_value_api"].sum() < 0
+    rest = [c for c in on.columns if c.startswith("meta_value_") and "api" not in c]
+    rest = [c for c in rest if "openness" not in c]
+    pd.testing.assert_frame_equal(on[rest], off[rest])  # the API changes nothing else
