@@ -51,7 +51,9 @@ def paired_value(
 
     Returns:
         One row per replication and quarter: the two payoffs, the value and its channels
-        per quarter, and their discounted running totals (``<column>_cumulative``).
+        per quarter, and their discounted running totals (``<column>_cumulative``). A
+        quarter without a price equilibrium (its price-dependent terms NaN, docs/ODD.md 7.15)
+        has a NaN value and is left out of the running totals.
     """
     keys = ["replication", "seed", "quarter"]
     a = open_world.set_index(keys)
@@ -61,7 +63,7 @@ def paired_value(
     out["meta_payoff_internal"] = b["meta_net_payoff"]
     for c in CHANNELS:
         out[f"meta_value_{c}"] = a[f"meta_payoff_{c}"] - b[f"meta_payoff_{c}"]
-    out[VALUE] = out[[f"meta_value_{c}" for c in CHANNELS]].sum(axis=1, min_count=1)
+    out[VALUE] = out[[f"meta_value_{c}" for c in CHANNELS]].sum(axis=1, skipna=False)
     out = out[["meta_payoff_open", "meta_payoff_internal", *VALUE_COLUMNS]].reset_index()
     step = out.groupby("replication").cumcount()
     out.insert(3, "discount", [discount_factor(discount_rate, float(h)) for h in step])
