@@ -90,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     warning = impossible_market_warning(allq)
     if warning:
         print(warning)
-    print(f"results: {out}/ (quarters.csv, labs.csv, hosts.csv, offers.csv, plots/*.png)")
+    print(f"results: {out}/ (quarters.csv, labs.csv, hosts.csv, offers.csv, demand.csv, plots/*.png)")
     return 0
 
 
