@@ -99,20 +99,21 @@ def meta_value_panel(
     scenario: Scenario,
     quarters: list[str],
     overlay: pd.DataFrame | None = None,
+    internal: pd.DataFrame | None = None,
 ) -> Figure:
     """The value of openness to Meta by channel: this run minus its Meta-internal twin.
 
-    ``overlay`` is the twin's frame (:meth:`DashboardMarket.meta_internal_frame`); the
+    ``internal`` is the twin's frame (:meth:`DashboardMarket.meta_internal_frame`); the
     cumulative discounted value per channel is stacked over the quarters simulated so far.
+    The panel is already a difference, so the no-open-weights ``overlay`` does not apply.
     """
     from openweight_sim.meta.plots import stacked
     from openweight_sim.meta.value import paired_value
 
-    if overlay is None or df.empty:
-        value = pd.DataFrame(columns=["replication", "seed", "quarter"])
+    if internal is None or df.empty:
         fig = stacked_empty(quarters)
     else:
-        runs = [f.assign(replication=0, seed=0) for f in (df, overlay.iloc[: len(df)])]
+        runs = [f.assign(replication=0, seed=0) for f in (df, internal.iloc[: len(df)])]
         value = paired_value(*runs, scenario.meta_payoff.discount_rate)
         fig = stacked(value, PANEL_TITLE, quarters, note=False)
     return _fit(fig, df)
@@ -127,8 +128,9 @@ def stacked_empty(quarters: list[str]) -> Figure:
     return stacked(empty, PANEL_TITLE, quarters, note=False)
 
 
-OVERLAYS: dict[str, str] = {"meta-value": "meta_internal_frame"}
-"""Panels whose ``overlay`` is always another frame of the model (by method name)."""
+PAIRED: dict[str, str] = {"meta-value": "meta_internal_frame"}
+"""Panels drawn from a twin run of the model (``internal=``, by the frame method's name);
+the no-open-weights overlay does not apply to them."""
 
 FIGURES: dict[str, Panel] = {
     "lab-shares": _panel(plots.lab_share_plot, labels=_lab_names),
@@ -152,10 +154,12 @@ def figure_png(model: DashboardMarket, name: str, overlay: bool) -> bytes:
         name: a key of :data:`FIGURES`.
         overlay: draw the counterfactual (dashed).
     """
-    cf = model.counterfactual_frame() if overlay else None
-    if name in OVERLAYS:
-        cf = getattr(model, OVERLAYS[name])()
-    fig = FIGURES[name](model.frame(), model.config, model.quarters, overlay=cf)
+    if name in PAIRED:
+        twin = getattr(model, PAIRED[name])()
+        fig = FIGURES[name](model.frame(), model.config, model.quarters, internal=twin)
+    else:
+        cf = model.counterfactual_frame() if overlay else None
+        fig = FIGURES[name](model.frame(), model.config, model.quarters, overlay=cf)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
