@@ -162,7 +162,8 @@ def test_payoff_terms_follow_their_equations():
 
 
 def test_stronger_attention_raises_the_value(strong):
-    # margin: +1 bn over 10 pairs (measured +4.5 bn, s.e. 0.65, at commit of this test)
+    # margin: +1 bn over 10 pairs, attention 0.03 vs 0.01 (measured after demand v2: +6.0 bn,
+    # s.e. 0.50, 10 of 10 pairs positive)
     weak = final_value({**STRONG, "meta_payoff.attention_per_100elo": 0.01})
     diff = strong - weak
     assert diff.mean() > 1.0, diff.round(2).tolist()
@@ -170,7 +171,8 @@ def test_stronger_attention_raises_the_value(strong):
 
 def test_larger_rival_lead_raises_the_value(strong):
     # a slower closed frontier leaves a smaller rival lead for Meta's catch-up to close
-    # margin: +1 bn over 10 pairs (measured +5.4 bn, s.e. 0.36, frontier growth 10 vs 40)
+    # margin: +1 bn over 10 pairs, frontier growth 20 vs 5 Elo/quarter (measured after demand
+    # v2: +3.0 bn, s.e. 0.49, 10 of 10 pairs positive)
     small_lead = final_value({**STRONG, "technology.frontier_growth": 5})
     diff = strong - small_lead
     assert diff.mean() > 1.0, diff.round(2).tolist()
