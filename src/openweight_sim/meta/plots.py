@@ -1,7 +1,8 @@
 """Figures of the value of openness to Meta: the channel waterfall and the stacked time path.
 
-Both read a :class:`~openweight_sim.meta.value.MetaValue` (or its tables) and return the
-matplotlib figure; money is shown in USD billions, discounted to the run's first quarter.
+Both read a :class:`~openweight_sim.meta.value.MetaValue` (or its tables) and return a
+matplotlib figure outside pyplot's global state (safe in the dashboard's server threads);
+money is shown in USD billions, discounted to the run's first quarter.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from openweight_sim.meta.payoff import CHANNELS
 from openweight_sim.plots import HISTORY_NOTE, HISTORY_UNTIL, quarter_axis
@@ -45,10 +47,9 @@ def waterfall(summary: pd.DataFrame, title: str):
         summary: :meth:`MetaValue.summary` (channel, mean, lo, hi, n).
         title: the figure's title.
     """
-    import matplotlib.pyplot as plt
-
     s = summary.set_index("channel")
-    fig, ax = plt.subplots(figsize=(10.5, 5.2))
+    fig = Figure(figsize=(10.5, 5.2))
+    ax = fig.add_subplot()
     start = 0.0
     for i, c in enumerate(CHANNELS):
         m = float(s.loc[c, "mean"]) * BN
@@ -88,13 +89,12 @@ def stacked(value: pd.DataFrame, title: str, quarters: list[str] | None = None, 
         quarters: the x axis's quarters (default: those of ``value``); later ones stay empty.
         note: add the history/projection note under the title.
     """
-    import matplotlib.pyplot as plt
-
     cols = [f"meta_value_{c}_cumulative" for c in CHANNELS]
     mean = value.groupby("quarter", sort=False)[[*cols, "meta_value_openness_cumulative"]].mean()
     quarters = list(mean.index) if quarters is None else list(quarters)
     x = np.arange(len(mean))
-    fig, ax = plt.subplots(figsize=(8.5, 4.8))
+    fig = Figure(figsize=(8.5, 4.8))
+    ax = fig.add_subplot()
     pos = np.zeros(len(x))
     neg = np.zeros(len(x))
     for c, col in zip(CHANNELS, cols, strict=True):
@@ -115,8 +115,6 @@ def stacked(value: pd.DataFrame, title: str, quarters: list[str] | None = None, 
 
 def save_figures(result: MetaValue, directory: Path) -> list[Path]:
     """Write the waterfall and the stacked plot of ``result`` as PNGs; return their paths."""
-    import matplotlib.pyplot as plt
-
     directory.mkdir(parents=True, exist_ok=True)
     n = len(result.seeds)
     name = result.scenario.name
@@ -132,6 +130,5 @@ def save_figures(result: MetaValue, directory: Path) -> list[Path]:
     paths = []
     for fname, fig in figs.items():
         fig.savefig(directory / fname, dpi=110)
-        plt.close(fig)
         paths.append(directory / fname)
     return paths
