@@ -22,8 +22,13 @@ from openweight_sim.demand_classes import (
     workload_capability,
 )
 from openweight_sim.model import OpenWeightMarket
-from openweight_sim.options import CLOSED_API, SELF_HOST, OfferCatalogue, build_options
-from openweight_sim.options import quarter_options
+from openweight_sim.options import (
+    CLOSED_API,
+    SELF_HOST,
+    OfferCatalogue,
+    build_options,
+    quarter_options,
+)
 from openweight_sim.pricing import ownership_matrix, pricing_firms
 from openweight_sim.releases import Release, coding_from_general, coding_offsets
 from openweight_sim.scenario import load_scenario
@@ -67,7 +72,8 @@ def test_classes_enumerate_segment_workload_taste_band(sc):
     for c in range(cls.size):
         s, w, k, b = cls.segment[c], cls.workload[c], cls.taste[c], cls.band[c]
         assert cls.index[s, w, k, b] == c
-        seg, work, taste = dev.segments[seg_keys[s]], dev.workloads[work_keys[w]], dev.taste_types[k]
+        seg, work = dev.segments[seg_keys[s]], dev.workloads[work_keys[w]]
+        taste = dev.taste_types[k]
         assert cls.alpha[c] == pytest.approx(
             seg.price_sensitivity * dev.price_sensitivity * work.price_weight * taste.price
         )
@@ -233,7 +239,9 @@ def test_a_lab_pricing_its_tiers_jointly_adds_its_profit_per_buyer():
     mid = market.solve_equilibrium(
         delta, cost, alpha, firm=pricing_firms(opts, 0.5), ownership=omega, log_price=True
     )
-    sep = market.solve_equilibrium(delta, cost, alpha, firm=pricing_firms(opts, 0.0), log_price=True)
+    sep = market.solve_equilibrium(
+        delta, cost, alpha, firm=pricing_firms(opts, 0.0), log_price=True
+    )
     assert sep.prices[1] < mid.prices[1] < eq.prices[1]
 
 

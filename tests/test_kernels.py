@@ -213,9 +213,10 @@ def test_book_developers_matches_bincount(
     segment = rng.integers(0, n_seg, n).astype(np.int16)
     lab = rng.integers(-1, n_labs, n).astype(np.int16)
 
+    firm = np.sort(rng.integers(0, max(1, n // 2), n))  # a developer's rows are contiguous
     q, spend, q_seg, spend_seg, n_seg_rows, n_on_lab = _kernels.book_developers(
         rows, col, tokens, price_paid, scale, segment, tracked_segment, lab, tracked_lab,
-        n_options,
+        n_options, firm,
     )  # fmt: skip
 
     # the array formulation (the accounting before the kernel)
@@ -236,7 +237,8 @@ def test_book_developers_matches_bincount(
         spend_seg, np.bincount(col[m], weights=tok_paid[m], minlength=n_options)
     )
     np.testing.assert_array_equal(n_seg_rows, np.bincount(col[m], minlength=n_options))
-    assert n_on_lab == int(((lab[rows] == tracked_lab) & using).sum())
+    on_lab = (lab[rows] == tracked_lab) & using
+    assert n_on_lab == np.unique(firm[rows][on_lab]).size  # developers, not workloads
 
 
 @settings(max_examples=50, deadline=None, derandomize=True)

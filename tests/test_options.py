@@ -209,3 +209,22 @@ def test_serving_cost_of_options_and_self_hosting(sc):
     assert np.isnan(price[:, 0]).all()  # only self-hosting has an own cost
     want = gpu[1] / seg.self_host_util + seg.self_host_fixed / seg.band_tokens
     np.testing.assert_allclose(price[:, 1], want, rtol=1e-15)
+
+
+def test_a_lab_may_keep_its_open_weights_off_its_own_api(sc):
+    google = sc.labs["google"]
+    assert google.first_party_api and not google.open_api  # baseline: Gemma only via hosts
+    gemma = release(0, "google", open_weights=True)
+    gemini = release(1, "google", open_weights=False)
+    hosts = hosts_of(sc, {"together": {0}})
+    items = quarter_options(OfferCatalogue(), [gemma, gemini], sc.labs, hosts, 0.4)
+    assert [(o.kind, o.release.rid) for o in items] == [
+        (HOSTED, 0),
+        (SELF_HOST, 0),
+        (CLOSED_API, 1),
+    ]
+    # a lab that sells its open weights per token (Mistral) keeps its API option
+    mistral = release(2, "mistral", open_weights=True)
+    assert sc.labs["mistral"].open_api
+    kinds = [o.kind for o in quarter_options(OfferCatalogue(), [mistral], sc.labs, [], 0.4)]
+    assert kinds == [OPEN_API, SELF_HOST]

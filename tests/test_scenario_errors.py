@@ -56,8 +56,7 @@ CASES = {
         "taste_types: shares must sum to 1 (got 1.2)",
     ),
     "taste_price_unbounded": (
-        "extends: baseline\nname: x\ndevelopers:\n  taste_types:\n"
-        "    - {share: 1.0, price: 0.1}\n",
+        "extends: baseline\nname: x\ndevelopers:\n  taste_types:\n    - {share: 1.0, price: 0.1}\n",
         "developers.taste_types.0.price: Input should be greater than or equal to 0.25",
     ),
 }

@@ -189,6 +189,7 @@ def book_developers(
     lab: np.ndarray,
     tracked_lab: int,
     n_options: int,
+    firm: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Per-option token volumes and spend of the quarter, summed over developers in row order.
 
@@ -196,7 +197,8 @@ def book_developers(
     for the rows on an option (``col >= 0``): ``Q`` sums ``tok`` and ``spend`` sums
     ``tok * paid`` per option, as ``np.bincount`` does; ``Q_seg`` and ``spend_seg`` do the
     same for the rows of ``tracked_segment`` (-1: none) and ``n_seg`` counts them; the last
-    count is of rows on an option whose lab is ``tracked_lab``.
+    count is of *developers* (``firm``; rows in increasing order, a developer's rows
+    contiguous) with at least one workload on an option whose lab is ``tracked_lab``.
 
     Returns:
         ``(Q, spend, Q_seg, spend_seg, n_seg, n_on_lab)``.
@@ -208,6 +210,7 @@ def book_developers(
     spend_seg = np.zeros(n_options)
     n_seg = np.zeros(n_options)
     n_on_lab = 0
+    last_firm = -1
     for i in range(rows.size):
         c = col[i]
         if c < 0:
@@ -228,8 +231,9 @@ def book_developers(
             q_seg[c] += tok
             spend_seg[c] += tok_paid
             n_seg[c] += 1.0
-        if lab[r] == tracked_lab:
+        if lab[r] == tracked_lab and firm[r] != last_firm:
             n_on_lab += 1
+            last_firm = firm[r]
     return q, spend, q_seg, spend_seg, n_seg, n_on_lab
 
 
@@ -287,4 +291,4 @@ def warm_up_choice() -> None:
         row, col, half, 0.5, np.ones(1, dtype=bool), klass, table, table, table, np.ones(1),
         1.0, finetuned, np.empty(1), np.empty(1),
     )  # fmt: skip
-    book_developers(row, col, np.ones(1), np.ones(1), 1.0, segment, 0, lab, 0, 1)
+    book_developers(row, col, np.ones(1), np.ones(1), 1.0, segment, 0, lab, 0, 1, row)

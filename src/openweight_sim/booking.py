@@ -68,6 +68,7 @@ def book_quarter(
         dev.lab,
         focal_lab,
         opts.size,
+        dev.firm,
     )
     selfh = opts.self_hosted
     # Consumer surplus: nested-logit log-sum over each group, in utility/alpha units.

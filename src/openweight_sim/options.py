@@ -230,7 +230,8 @@ def quarter_options(
 ) -> list[Option]:
     """Every way to use each active release this quarter, in column order.
 
-    Per release (by id): the lab's API if it runs one; for open weights, each host that
+    Per release (by id): the lab's API if it runs one (for open weights, only if it sells
+    them per token: ``open_api``); for open weights, each host that
     serves it (or is testing entry: ``candidates`` holds (host index, release id)), then
     self-hosting.
 
@@ -246,7 +247,7 @@ def quarter_options(
     out: list[Option] = []
     for rel in releases:
         li, spec = lab_of[rel.lab]
-        if spec.first_party_api:
+        if spec.first_party_api and (spec.open_api or not rel.open_weights):
             kind = OPEN_API if rel.open_weights else CLOSED_API
             out.append(
                 Option(

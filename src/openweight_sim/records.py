@@ -103,7 +103,8 @@ class QuarterRecord:
         serving_cost: serving cost of the tokens sold, per option.
         enterprise_tokens, enterprise_spend: the enterprise segment's share of the above.
         enterprise_workloads: the enterprise segment's workload rows on each option.
-        focal_developers: simulated developers on the payoff lab's family (Meta's ecosystem).
+        focal_developers: simulated developers with at least one workload on the payoff lab's
+            family (Meta's ecosystem).
         consumer_surplus: developers' surplus, USD-equivalent.
         pricing_converged, pricing_iterations: the price equilibrium's solver outcome.
         market_flags: the quarter's impossible-market flags (``market.quarter_flags``).

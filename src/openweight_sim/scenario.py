@@ -112,6 +112,12 @@ class Lab(Strict):
     first_party_api: bool = Field(
         True, description="sells its own models (closed, and open ones) through its own API"
     )
+    open_api: bool = Field(
+        True,
+        description="also sells its open-weight releases per token through its own API "
+        "(only with first_party_api); false: its open weights reach buyers through hosts and "
+        "self-hosting only",
+    )
     frontier_lab: bool = Field(False, description="releases at the closed frontier's quality")
     release_interval: int = Field(4, ge=1, le=16, description="quarters between generations")
     stochastic_cadence: bool = Field(
