@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from openweight_sim.figstyle import HISTORY_NOTE, HISTORY_UNTIL, quarter_axis
 from openweight_sim.meta.payoff import CHANNELS
-from openweight_sim.plots import HISTORY_NOTE, HISTORY_UNTIL, quarter_axis
 
 if TYPE_CHECKING:
     from openweight_sim.meta.value import MetaValue
