@@ -39,7 +39,8 @@ import numpy as np
 from openweight_sim import market
 from openweight_sim.agents import NO_CHOICE, OUTSIDE
 from openweight_sim.model import OpenWeightMarket
-from openweight_sim.options import Options, availability, segment_utility
+from openweight_sim.demand_classes import availability, class_utility
+from openweight_sim.options import Options
 from openweight_sim.scenario import quarter_label
 
 
@@ -119,16 +120,16 @@ def capture_quarter(
     del model._choose
     opts, demand, groups, eq = box["opts"], box["demand"], box["groups"], box["eq"]
     sc = model.config.developers
-    seg = model.segments
+    seg = model.classes  # demand classes (segment × workload × taste × volume band)
     self_price = demand.self_price
-    u_seg = segment_utility(opts, seg, model._ecosystem(), self_price, sc.self_host_overhead)
+    u_seg = class_utility(opts, seg, model._ecosystem(), self_price, sc.self_host_overhead)
     J = opts.size
     price_table = np.where(opts.self_hosted[None, :], self_price, eq.prices[None, :])
     col_of_key = np.full(len(model.offers) + 2, -1, dtype=np.int64)
     col_of_key[opts.key] = np.arange(J)
     dev = model.developers
     state = {
-        "segment": dev.segment.copy(),
+        "segment": dev.klass.copy(),  # the demand class indexes the per-class tables
         "adopted": dev.adopted.copy(),
         "choice": dev.choice.copy(),
         "lab": dev.lab.copy(),
@@ -333,8 +334,9 @@ def vectorised_choice_quarters(
     model's developer arrays are reset to the captured state first.
     """
     dev = model.developers
-    for k in ("segment", "adopted", "choice", "lab", "finetuned", "base_tokens"):
+    for k in ("adopted", "choice", "lab", "finetuned", "base_tokens"):
         getattr(dev, k)[:] = inputs.state[k]
+    dev.klass[:] = inputs.state["segment"]  # the demand class (see capture_quarter)
     opts = inputs.opts
     eq = market.Equilibrium(
         prices=inputs.prices,
@@ -351,7 +353,7 @@ def vectorised_choice_quarters(
             demand.delta,
             inputs.prices,
             demand.alpha,
-            nest=opts.rid,
+            nest=opts.nest,
             sigma=inputs.sigma,
             log_price=True,
             available=demand.available,

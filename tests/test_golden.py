@@ -18,7 +18,7 @@ import pytest
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CASES = [(s, seed) for s in ("baseline", "no_llama", "china_open_surge") for seed in (0, 1)]
-TABLES = ("quarters", "labs", "hosts", "offers", "releases")
+TABLES = ("quarters", "labs", "hosts", "offers", "releases", "demand")
 POPULATION = 3_000
 META_PAYOFF = {
     "meta_avoided_inference",
@@ -45,6 +45,7 @@ def run_tables(scenario: str, seed: int) -> dict[str, pd.DataFrame]:
         "hosts": model.hosts_frame(),
         "offers": model.offers_frame(),
         "releases": model.releases_frame(),
+        "demand": model.demand_frame(),
     }
 
 
