@@ -15,6 +15,7 @@ CATALOGUE = {
     "no_open_weights",
     "no_llama",
     "meta_consolidates",
+    "meta_decides",
     "llama5_high_leverage",
     "license_tightening",
     "china_open_surge",

@@ -70,7 +70,7 @@ def test_sweep_names_follow_the_same_rule():
         ("meta_payoff.ad_revenue_q", float("inf"), "must be finite (got inf)"),
         ("developers.population", 1e308, "less than or equal to 10000000000"),
         ("developers.price_sensitivity", float("nan"), "must be finite (got nan)"),
-        ("labs.meta.consolidate_below", float("-inf"), "must be finite (got -inf)"),
+        ("meta_payoff.leakage", float("-inf"), "must be finite (got -inf)"),
         ("developers.count", 1e308, "integer too large"),
         ("developers.count", 10**400, "less than or equal to 5000000"),
     ],

@@ -2,7 +2,7 @@
 
 Public API::
 
-    from openweight_sim import OpenWeightMarket, load_scenario
+    from openweight_sim import OpenWeightMarket, load_scenario, meta_value
     from openweight_sim.market import nash_prices
 
 The names below are imported on first use (PEP 562), so that ``import openweight_sim.market``
@@ -15,10 +15,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from openweight_sim.meta.value import MetaValue, meta_value
     from openweight_sim.model import OpenWeightMarket
     from openweight_sim.scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["OpenWeightMarket", "Scenario", "ScenarioError", "load_scenario"]
+__all__ = [
+    "MetaValue",
+    "OpenWeightMarket",
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "meta_value",
+]
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -26,6 +34,8 @@ _LAZY = {
     "Scenario": "openweight_sim.scenario",
     "ScenarioError": "openweight_sim.scenario",
     "load_scenario": "openweight_sim.scenario",
+    "MetaValue": "openweight_sim.meta.value",
+    "meta_value": "openweight_sim.meta.value",
 }
 
 

@@ -17,7 +17,6 @@ import numpy as np
 
 from openweight_sim.demand_classes import BAND_CUTS, ClassArrays
 from openweight_sim.hosts import HostingProvider
-from openweight_sim.meta_payoff import consolidates
 from openweight_sim.options import NO_CHOICE, OUTSIDE
 from openweight_sim.records import QuarterRecord
 from openweight_sim.releases import (
@@ -88,18 +87,14 @@ class Lab(mesa.Agent):
             return {"small"}
         return set()
 
-    def update_policy(self, q: int, trailing_payoff: float | None) -> None:
-        """Apply a scheduled policy change, or consolidate if openness stopped paying.
+    def update_policy(self, q: int) -> None:
+        """Apply a scheduled policy change (Meta's own review: ``meta.decision``).
 
         Args:
             q: absolute quarter index.
-            trailing_payoff: the lab's openness payoff over the last four quarters (USD),
-                or None when not tracked.
         """
         if q in self._schedule:
             self.policy = self._schedule[q]
-        if consolidates(trailing_payoff, self.spec.consolidate_below):
-            self.policy = "closed"
 
     def previous_quality(self) -> float | None:
         """Quality of the lab's latest frontier-tier release, if any."""

@@ -76,6 +76,7 @@ NUMBER_RULES: dict[str, Callable[[str], Any]] = {
     "seed": int_in(0, SEED_MAX),
     "replications": int_in(1, MAX_REPLICATIONS),
     "compare.replications": int_in(2, MAX_REPLICATIONS),
+    "meta.replications": int_in(2, MAX_REPLICATIONS),
     "workers": int_in(1, 1024),
     "budget": int_in(1, 1_000_000),
     "fresh_replications": int_in(1, MAX_REPLICATIONS),

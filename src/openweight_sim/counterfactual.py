@@ -9,6 +9,9 @@ bundled ``no_open_weights`` scenario (up to its name and description).
 
 Used by the dashboard's overlay, by ``openweight-sim compare A`` (no B: A against its
 counterfactual) and by sweeps (``counterfactual: closed``).
+
+:func:`meta_internal_scenario` is the other twin: the same scenario with only Meta's models
+kept internal, the reference of the value of openness (``openweight-sim meta``).
 """
 
 from __future__ import annotations
@@ -36,5 +39,39 @@ def counterfactual_scenario(scenario: Scenario) -> Scenario:
         over[f"labs.{lab}.policy"] = "closed"
         over[f"labs.{lab}.open_history"] = False
         over[f"labs.{lab}.policy_changes"] = []
-        over[f"labs.{lab}.consolidate_below"] = None
+    over["meta_payoff.decide"] = False
     return load_scenario(scenario, over, override_source="counterfactual")
+
+
+def meta_internal_name(name: str) -> str:
+    """The Meta-internal twin's scenario name: ``baseline`` → ``baseline_meta_internal``."""
+    return f"{name}_meta_internal"
+
+
+def meta_internal_scenario(scenario: Scenario) -> Scenario:
+    """The same scenario with Meta's releases kept internal: the value of openness's reference.
+
+    Meta still trains every release on the scenario's cadence and runs them for its own
+    use, but none reaches the market: no open weights (historical Llama releases included),
+    no hosts, no self-hosting by others, no API (Meta has none). Capability leakage and the
+    community's work are reversed where they act: the calibrated ``catch_up`` values
+    describe the observed world, with Llama open, so here every other lab catches up at
+    ``catch_up × (1 − meta_payoff.leakage)`` and Meta at ``catch_up × (1 −
+    meta_payoff.community_catch_up)``. A scheduled policy change or a review of Meta's has
+    nothing to decide. Everything else is the scenario's own.
+    """
+    mp = scenario.meta_payoff
+    meta = mp.lab
+    over: dict[str, Any] = {
+        "name": meta_internal_name(scenario.name),
+        f"labs.{meta}.policy": "closed",
+        f"labs.{meta}.open_history": False,
+        f"labs.{meta}.policy_changes": [],
+        f"labs.{meta}.first_party_api": False,
+        f"labs.{meta}.catch_up": scenario.labs[meta].catch_up * (1.0 - mp.community_catch_up),
+        "meta_payoff.decide": False,
+    }
+    for key, lab in scenario.labs.items():
+        if key != meta:
+            over[f"labs.{key}.catch_up"] = lab.catch_up * (1.0 - mp.leakage)
+    return load_scenario(scenario, over, override_source="meta internal")

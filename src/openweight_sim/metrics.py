@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from openweight_sim.meta.payoff import CHANNELS
 from openweight_sim.options import CLOSED_API, HOSTED, OPEN_API, SELF_HOST
 from openweight_sim.records import QuarterRecord, ratio
 
 if TYPE_CHECKING:
-    from openweight_sim.meta_payoff import PayoffTerms
+    from openweight_sim.meta import PayoffTerms
 
 NAN = float("nan")
 ORIGINS = ("US", "CN", "EU")
@@ -92,7 +93,10 @@ _PRICE_DEPENDENT = (
     "total_spend",
     "closed_revenue",
     "consumer_surplus",
-    "meta_avoided_inference",
+    "meta_payoff_input_cost",
+    "meta_payoff_ecosystem",
+    "meta_payoff_moat",
+    "meta_payoff_api",
     "meta_net_payoff",
 )
 """Report columns withheld (NaN) in a quarter without a price equilibrium."""
@@ -137,12 +141,14 @@ class QuarterBook:
     hosted_offers: int = 0
     gpu_price: float = NAN
     consumer_surplus: float = NAN
-    meta_avoided_inference: float = 0.0
-    meta_ad_lift: float = 0.0
-    meta_ecosystem_value: float = 0.0
-    meta_training_cost: float = 0.0
-    meta_capex_share: float = 0.0
+    meta_payoff_moat: float = 0.0
+    meta_payoff_leakage: float = 0.0
+    meta_payoff_input_cost: float = 0.0
+    meta_payoff_ecosystem: float = 0.0
+    meta_payoff_api: float = 0.0
+    meta_payoff_training: float = 0.0
     meta_net_payoff: float = 0.0
+    meta_review_estimate: float = NAN
     meta_policy: str = ""
     pricing_converged: bool = True
     pricing_iterations: int = 0
@@ -190,11 +196,8 @@ class QuarterBook:
         for flag, value in record.market_flags.items():  # impossible-market flags
             setattr(b, flag, value)
         b.meta_policy = state.focal_policy
-        b.meta_avoided_inference = payoff.avoided_inference
-        b.meta_ad_lift = payoff.ad_lift
-        b.meta_ecosystem_value = payoff.ecosystem_value
-        b.meta_training_cost = payoff.training_cost
-        b.meta_capex_share = payoff.capex_share
+        for channel in CHANNELS:
+            setattr(b, f"meta_payoff_{channel}", getattr(payoff, channel))
         b.meta_net_payoff = payoff.net
         if b.no_equilibrium:
             b._withhold_market_outcomes()

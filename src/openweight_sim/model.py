@@ -15,13 +15,14 @@ Phases of a quarter (docs/ODD.md, "Process overview"), and where each lives:
 6. developers choose — a share re-optimises; nested logit; draws in one compiled pass
    (``choice.group_developers``, ``choice.demand_system``, ``choice.choose``);
 7. accounting — the quarter booked into a record (``booking.book_quarter``), labs and hosts
-   book themselves from it, Meta's payoff (``meta_payoff.meta_payoff``), the report
+   book themselves from it, Meta's payoff (``meta.payoff_terms``), the report
    (``metrics.QuarterBook``) and data collection;
 8. demand grows — Bass adoption; tokens per developer grow and respond to price.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from openweight_sim.booking import book_quarter, demand_rows, gpt4_level_price, 
 from openweight_sim.choice import choose, demand_system, group_developers
 from openweight_sim.demand_classes import ClassArrays
 from openweight_sim.hosts import HostingProvider, enter, entry_candidates, expected_profit, retire
-from openweight_sim.meta_payoff import PayoffHistory, PayoffTerms, meta_payoff
+from openweight_sim.meta import PayoffHistory, PayoffTerms, observe, payoff_terms, review_estimate
 from openweight_sim.metrics import (
     MarketState,
     QuarterBook,
@@ -200,6 +201,10 @@ class OpenWeightMarket(mesa.Model):
         self.price_gpt4_level = float("nan")
         self.first_price_gpt4: float | None = None
         self.payoff_history = PayoffHistory()
+        self.meta_obs = None  # Meta's observation of the last quarter (meta.observe)
+        self.meta_review = float("nan")  # this quarter's review estimate, if any
+        self.meta_consolidated = False
+        self.meta_ecosystem: deque[float] = deque(maxlen=4)  # last four ecosystem terms
         self._eco_q: int | None = None
         self._eco = np.zeros(len(self.labs))
         self.record: QuarterRecord | None = None
@@ -249,10 +254,10 @@ class OpenWeightMarket(mesa.Model):
 
     def _releases(self) -> None:
         q = self.q
-        focal = self.config.meta_payoff.lab
         for lab in self.labs.values():
             lab.training_cost_q = 0.0
-            lab.update_policy(q, self.payoff_history.trailing if lab.key == focal else None)
+            lab.update_policy(q)
+        self._meta_review(q)
         if q <= self.history_end:
             new = self._historical_releases(q)
         else:
@@ -465,22 +470,27 @@ class OpenWeightMarket(mesa.Model):
             self.first_price_gpt4 = self.price_gpt4_level
         return record
 
-    def _focal_payoff(self, record: QuarterRecord) -> PayoffTerms:
-        """The focal lab's payoff this quarter (:func:`openweight_sim.meta_payoff.meta_payoff`)."""
+    def _meta_review(self, q: int) -> None:
+        """Meta's annual review (:mod:`openweight_sim.meta.decision`), acted on if it decides.
+
+        The estimate is reported at every review while Meta is open. Consolidating is
+        final: later quarters keep Meta closed (released weights remain).
+        """
         mp = self.config.meta_payoff
-        lab = self.labs[mp.lab]
-        return meta_payoff(
-            mp,
-            (self.q - self.q0) / 4.0,
-            lab.catalogue,
-            lab.training_cost_q,
-            lab.spec.serving_efficiency,
-            self.serving().cost,
-            record.options,
-            record.prices,
-            record.focal_developers,
-            self.developers.scale,
-        )
+        meta = self.labs[mp.lab]
+        if self.meta_consolidated:
+            meta.policy = "closed"
+        self.meta_review = review_estimate(self, q)
+        if mp.decide and self.meta_review < 0.0:
+            meta.policy = "closed"
+            self.meta_consolidated = True
+
+    def _focal_payoff(self, record: QuarterRecord) -> PayoffTerms:
+        """Meta's payoff this quarter by channel (:func:`openweight_sim.meta.payoff_terms`)."""
+        self.meta_obs = observe(self, record)
+        terms = payoff_terms(self.config.meta_payoff, self.meta_obs)
+        self.meta_ecosystem.append(terms.ecosystem)
+        return terms
 
     def _market_state(self) -> MarketState:
         """The labs and the market's state, as the quarter's report reads them."""
@@ -536,6 +546,7 @@ class OpenWeightMarket(mesa.Model):
         payoff = self._focal_payoff(record)
         self.payoff_history.add(payoff.net)
         self.book = QuarterBook.from_record(record, self._market_state(), payoff)
+        self.book.meta_review_estimate = self.meta_review
         self.offer_records.extend(
             offer_rows(record, list(self.labs), list(self.hosts), self.releases)
         )

@@ -40,7 +40,7 @@ from openweight_sim.scenario import parse_override
 
 MARKER = ".openweight-sim.json"
 LOCK = ".openweight-sim.lock"
-KINDS = ("run", "compare", "sweep", "validation", "analysis", "calibration")
+KINDS = ("run", "compare", "sweep", "validation", "analysis", "calibration", "meta")
 TMP_RE = re.compile(r"^\..+\.tmp-[^/]+$")
 OLD_RE = re.compile(r"^\.(?P<name>.+)\.old-(?P<pid>\d+)$")
 
@@ -430,7 +430,7 @@ def locked_tmp(tmp: Path) -> Iterator[DirLock]:
 
 INPUT_ARGS = ("scenario", "a", "b", "file", "sweep_dir")
 """Arguments naming what a command reads."""
-DEFAULT_REPLICATIONS = {"run": 1, "compare": 10, "validation": 20, "calibration": 3}
+DEFAULT_REPLICATIONS = {"run": 1, "compare": 10, "validation": 20, "calibration": 3, "meta": 10}
 """Each command's default ``--replications``: other counts get a ``-r<n>`` suffix."""
 
 

@@ -253,18 +253,24 @@ def quality_gap_plot(
 
 
 META_PARTS = (
-    ("meta_avoided_inference", "Avoided inference spend", OKABE_ITO["blue"]),
-    ("meta_ad_lift", "Ad-revenue lift", OKABE_ITO["orange"]),
-    ("meta_ecosystem_value", "Ecosystem value", OKABE_ITO["bluish_green"]),
+    ("meta_payoff_ecosystem", "Ecosystem returns", OKABE_ITO["bluish_green"]),
+    ("meta_payoff_api", "API revenue", OKABE_ITO["reddish_purple"]),
 )
-"""Benefit components of Meta's payoff: column, legend label, colour."""
+"""Benefit channels of Meta's payoff (each >= 0; ``meta.payoff``): column, label, colour."""
+META_COSTS = (
+    ("meta_payoff_moat", "Rival moat / attention", OKABE_ITO["blue"]),
+    ("meta_payoff_leakage", "Capability leakage", OKABE_ITO["vermillion"]),
+    ("meta_payoff_input_cost", "Input cost of own AI", OKABE_ITO["sky_blue"]),
+    ("meta_payoff_training", "Training (amortised) + capex share", "0.55"),
+)
+"""Cost channels of Meta's payoff (each <= 0): column, label, colour."""
 META_COST_COLOR = "0.55"
 META_LEVEL_NOTE = "level of the programme's payoff, not a gain over a world without open weights"
 
 
 def _meta_costs(df: pd.DataFrame) -> pd.Series:
-    """Meta's quarterly costs of the programme (training and the capex share), in USD."""
-    return df["meta_training_cost"] + df["meta_capex_share"]
+    """Meta's quarterly costs (the cost channels, as a positive amount), in USD."""
+    return -sum(df[col] for col, _, _ in META_COSTS)
 
 
 def meta_payoff_plot(
@@ -276,10 +282,10 @@ def meta_payoff_plot(
     quarters: Sequence[str] | None = None,
     shade_until: str | None = HISTORY_UNTIL,
 ) -> Figure:
-    """Meta's quarterly payoff from its Llama programme, by component (a level, per quarter).
+    """Meta's quarterly payoff from its Llama programme, by channel (a level, per quarter).
 
     This is what the programme earns and costs in the scenario, not its value relative to a
-    world without open weights (that is the counterfactual comparison).
+    world with Meta's models kept internal (that is ``openweight-sim meta``, by channel).
     """
     fig, ax = _fig(f"Meta's open-weight programme: payoff per quarter {scenario}".strip())
     x = range(len(df))
@@ -287,9 +293,10 @@ def meta_payoff_plot(
     for col, label, color in META_PARTS:
         ax.bar(x, df[col] / 1e9, bottom=bottom / 1e9, label=label, color=color, alpha=0.85)
         bottom = bottom + df[col]
-    ax.bar(
-        x, -_meta_costs(df) / 1e9, label="Training + capex share", color=META_COST_COLOR, alpha=0.85
-    )
+    below = pd.Series(0.0, index=df.index)
+    for col, label, color in META_COSTS:
+        ax.bar(x, df[col] / 1e9, bottom=below / 1e9, label=label, color=color, alpha=0.85)
+        below = below + df[col]
     net = COLUMNS["meta_net_payoff"]
     ax.plot(x, df["meta_net_payoff"] / 1e9, color="k", lw=2, marker="o", ms=3, label="Net payoff")
     draw_overlay(
@@ -333,7 +340,7 @@ def meta_cumulative_plot(
         color=OKABE_ITO["orange"],
         alpha=0.35,
         lw=0,
-        label="Benefits (avoided inference, ad lift, ecosystem)",
+        label="Benefits (ecosystem, API)",
     )
     ax.fill_between(
         x,
@@ -342,7 +349,7 @@ def meta_cumulative_plot(
         color=META_COST_COLOR,
         alpha=0.45,
         lw=0,
-        label="Costs (training + capex share)",
+        label="Costs (rival moat, leakage, own AI, training + capex)",
     )
     ax.plot(x, df["meta_net_payoff"].cumsum() / 1e9, color="k", lw=2.2, label="Net payoff")
     draw_overlay(

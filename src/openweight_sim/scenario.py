@@ -167,13 +167,16 @@ class Lab(Strict):
         "falls below technology.target_lead",
     )
     policy_changes: list[PolicyChange] = Field(default_factory=list)
-    consolidate_below: float | None = Field(
-        None,
-        ge=-1e13,
-        le=1e13,
-        description="endogenous policy: stop open releases once the lab's trailing 4-quarter "
-        "openness payoff falls below this (USD); null = never",
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "consolidate_below" in data:
+            raise ValueError(
+                "consolidate_below was removed: Meta's decision is meta_payoff.decide "
+                "(an annual review of the value of openness, docs/ODD.md)"
+            )
+        return data
 
     @field_validator("tiers")
     @classmethod
@@ -437,28 +440,59 @@ class Pricing(Strict):
 
 
 class MetaPayoff(Strict):
-    """Parameters of Meta's payoff from openness (docs/ODD.md, Accounting)."""
+    """Meta's payoff by channel and its review (docs/ODD.md 7.14); USD per quarter."""
 
     lab: str = "meta"
-    ad_revenue_q: float = Field(
-        3.6e10, ge=0, le=1e13, description="quarterly ad revenue, USD (2023)"
+    ad_revenue_q: float = Field(3.37e10, ge=0, le=1e13, description="ad revenue at the start")
+    ad_revenue_growth: float = Field(0.22, ge=-0.5, le=2, description="per year")
+    attention_per_100elo: float = Field(
+        0.01, ge=0, le=0.5, description="moat: ad revenue share at risk per 100 Elo rival lead"
     )
-    ad_revenue_growth: float = Field(0.15, ge=-0.5, le=2, description="per year")
-    ad_lift_per_100elo: float = Field(
-        0.004, ge=0, le=0.5, description="revenue lift per 100 Elo of Meta AI above 1186"
+    rent_exposure: float = Field(
+        0.05, ge=0, le=1, description="moat: share of closed rivals' API rents Meta bears"
     )
+    follower_attention_per_100elo: float = Field(
+        0.004,
+        ge=0,
+        le=0.5,
+        description="leakage: ad revenue share at risk per 100 Elo by "
+        "which others' open models pass Meta's best",
+    )
+    leakage: float = Field(0.2, ge=0, le=1, description="others' catch-up owed to open Llama")
     internal_tokens_m: float = Field(
-        2.0e7, ge=0, le=1e12, description="Meta's own inference, M tokens/quarter, 2023Q1"
+        2.0e7, ge=0, le=1e12, description="Meta's own inference at the start, M tokens"
     )
     internal_token_growth: float = Field(1.5, ge=0, le=20, description="per year")
     ecosystem_value_per_dev: float = Field(
-        400.0, ge=0, le=1e7, description="USD per quarter per developer building on the family"
+        400.0, ge=0, le=1e7, description="USD per developer-quarter on Meta's family"
     )
-    capex_share: float = Field(
-        0.02, ge=0, le=1, description="share of the quarter's capex charged to openness"
+    community_serving: float = Field(
+        0.1, ge=0, le=5, description="Meta's serving-throughput gain from community work"
     )
-    capex_q: float = Field(7.0e9, ge=0, le=1e13, description="quarterly capex, USD (2023)")
-    capex_growth: float = Field(0.35, ge=-0.5, le=5, description="per year")
+    community_catch_up: float = Field(
+        0.1, ge=0, le=1, description="Meta catch-up owed to community"
+    )
+    api_capture: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of closed rivals' rents an API would earn Meta while it is not open",
+    )
+    training_life_q: int = Field(4, ge=1, le=40, description="training amortisation, quarters")
+    open_training_extra: float = Field(
+        0.05, ge=0, le=2, description="training cost openness adds to an open release (share)"
+    )
+    capex_q: float = Field(7.0e9, ge=0, le=1e13, description="capex at the start")
+    capex_growth: float = Field(0.40, ge=-0.5, le=5, description="per year")
+    capex_share: float = Field(0.02, ge=0, le=1, description="capex share charged to AI models")
+    open_capex_share: float = Field(
+        0.0, ge=0, le=1, description="capex share openness adds while Meta is open"
+    )
+    discount_rate: float = Field(0.10, ge=0, le=1, description="per year, cumulative value")
+    decide: bool = Field(False, description="consolidate when the review's estimate is < 0")
+    review_quarter: int = Field(3, ge=1, le=4, description="quarter of the annual review")
+    review_from: Quarter = Field("2026Q1", description="first quarter a review may happen")
+    horizon_q: int = Field(8, ge=1, le=40, description="quarters the review looks ahead")
 
 
 class Reporting(Strict):

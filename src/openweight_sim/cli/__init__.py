@@ -7,7 +7,8 @@ results directory left behind (results are written to a temporary name, then ren
 Each command group lives in its own module with a ``register(sub)`` function, and
 :func:`build_parser` registers them explicitly: :mod:`~openweight_sim.cli.run` (``run``,
 ``schema``, ``scenarios``, ``plot``), :mod:`~openweight_sim.cli.experiments` (``compare``,
-``sweep``, ``analyze``), :mod:`~openweight_sim.cli.calibration` (``validate``,
+``sweep``, ``analyze``), :mod:`~openweight_sim.cli.meta` (``meta``),
+:mod:`~openweight_sim.cli.calibration` (``validate``,
 ``calibrate``) and :mod:`openweight_sim.dashboard` (``dashboard``). The command modules
 import their shared pieces from :mod:`~openweight_sim.cli.common`, never this package.
 """
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from openweight_sim import __version__, dashboard
-from openweight_sim.cli import calibration, experiments, run
+from openweight_sim.cli import calibration, experiments, meta, run
 from openweight_sim.cli.common import (
     CliError,
     _Parser,
@@ -42,7 +43,7 @@ __all__ = [
     "year_end_rows",
 ]
 
-COMMAND_GROUPS = (run, experiments, calibration, dashboard)
+COMMAND_GROUPS = (run, experiments, meta, calibration, dashboard)
 """Modules whose ``register(sub)`` adds their subcommands, in ``--help`` order."""
 
 

@@ -88,12 +88,55 @@ def _lab_names(scenario: Scenario) -> dict[str, str]:
     return {k: f"{lab.name} ({lab.policy})" for k, lab in scenario.labs.items()}
 
 
+PANEL_TITLE = "Value of openness to Meta (run − Meta internal)"
+"""Title of the value-of-openness panel."""
+
+
+def meta_value_panel(
+    df: pd.DataFrame,
+    scenario: Scenario,
+    quarters: list[str],
+    overlay: pd.DataFrame | None = None,
+    internal: pd.DataFrame | None = None,
+) -> Figure:
+    """The value of openness to Meta by channel: this run minus its Meta-internal twin.
+
+    ``internal`` is the twin's frame (:meth:`DashboardMarket.meta_internal_frame`); the
+    cumulative discounted value per channel is stacked over the quarters simulated so far.
+    The panel is already a difference, so the no-open-weights ``overlay`` does not apply.
+    """
+    from openweight_sim.meta.plots import stacked
+    from openweight_sim.meta.value import paired_value
+
+    if internal is None or df.empty:
+        fig = stacked_empty(quarters)
+    else:
+        runs = [f.assign(replication=0, seed=0) for f in (df, internal.iloc[: len(df)])]
+        value = paired_value(*runs, scenario.meta_payoff.discount_rate)
+        fig = stacked(value, PANEL_TITLE, quarters, note=False)
+    return _fit(fig, df)
+
+
+def stacked_empty(quarters: list[str]) -> Figure:
+    """The value panel's axes before the first quarter."""
+    from openweight_sim.meta.plots import LABELS, stacked
+
+    cols = {f"meta_value_{c}_cumulative": [] for c in LABELS}
+    empty = pd.DataFrame({"quarter": [], "meta_value_openness_cumulative": [], **cols})
+    return stacked(empty, PANEL_TITLE, quarters, note=False)
+
+
+PAIRED: dict[str, str] = {"meta-value": "meta_internal_frame"}
+"""Panels drawn from a twin run of the model (``internal=``, by the frame method's name);
+the no-open-weights overlay does not apply to them."""
+
 FIGURES: dict[str, Panel] = {
     "lab-shares": _panel(plots.lab_share_plot, labels=_lab_names),
     "open-share": _panel(plots.open_share_plot),
     "prices": _panel(plots.price_plot),
     "quality-gap": _panel(plots.quality_gap_plot),
     "meta-payoff": _panel(plots.meta_payoff_plot),
+    "meta-value": meta_value_panel,
 }
 """Plot panels of the dashboard, by CSS class suffix (``owsim-plot-<name>``)."""
 
@@ -109,8 +152,12 @@ def figure_png(model: DashboardMarket, name: str, overlay: bool) -> bytes:
         name: a key of :data:`FIGURES`.
         overlay: draw the counterfactual (dashed).
     """
-    cf = model.counterfactual_frame() if overlay else None
-    fig = FIGURES[name](model.frame(), model.config, model.quarters, overlay=cf)
+    if name in PAIRED:
+        twin = getattr(model, PAIRED[name])()
+        fig = FIGURES[name](model.frame(), model.config, model.quarters, internal=twin)
+    else:
+        cf = model.counterfactual_frame() if overlay else None
+        fig = FIGURES[name](model.frame(), model.config, model.quarters, overlay=cf)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

@@ -12,7 +12,7 @@ import threading
 import mesa
 import pandas as pd
 
-from openweight_sim.counterfactual import counterfactual_scenario
+from openweight_sim.counterfactual import counterfactual_scenario, meta_internal_scenario
 from openweight_sim.dashboard.controls import (
     DEFAULT_DEVELOPERS,
     DEFAULT_SEED,
@@ -84,6 +84,8 @@ class DashboardMarket(mesa.Model):
         self.config = self.market.config
         self.counterfactual_config = counterfactual_scenario(self.config)
         self.counterfactual: OpenWeightMarket | None = None
+        self.meta_internal_config = meta_internal_scenario(self.config)
+        self.meta_internal: OpenWeightMarket | None = None
         self.datacollector = self.market.datacollector
         self._lock = threading.RLock()
         if counterfactual:
@@ -105,6 +107,8 @@ class DashboardMarket(mesa.Model):
             self.market.step()
             if self.counterfactual is not None:
                 self._catch_up()
+            if self.meta_internal is not None:
+                self._catch_up(self.meta_internal)
             self.running = self.market.running
 
     def frame(self) -> pd.DataFrame:
@@ -120,8 +124,20 @@ class DashboardMarket(mesa.Model):
             self._catch_up()
             return self.counterfactual.quarters_frame()
 
-    def _catch_up(self) -> None:
-        cf = self.counterfactual
+    def meta_internal_frame(self) -> pd.DataFrame:
+        """Per-quarter outputs of the Meta-internal twin (same seed), caught up on demand.
+
+        The value-of-openness panel reads it: the run minus this twin is what openness
+        pays Meta (:mod:`openweight_sim.meta.value`).
+        """
+        with self._lock:
+            if self.meta_internal is None:
+                self.meta_internal = OpenWeightMarket(self.meta_internal_config, rng=self.seed)
+            self._catch_up(self.meta_internal)
+            return self.meta_internal.quarters_frame()
+
+    def _catch_up(self, cf: OpenWeightMarket | None = None) -> None:
+        cf = self.counterfactual if cf is None else cf
         assert cf is not None
         while cf.running and cf.steps < self.market.steps:
             cf.step()
