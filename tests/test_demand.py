@@ -171,7 +171,9 @@ def test_portfolios_adoption_and_tastes_per_developer(sc):
 
 def test_self_hosting_is_paid_at_each_developers_own_volume():
     m = OpenWeightMarket(
-        "baseline", rng=2, **{"developers.count": 2000, "end": "2024Q4", "pricing.nest_sigma": 0.6}
+        "baseline",
+        rng=2,
+        **{"developers.count": 2000, "end": "2024Q4", "developers.self_host_overhead": 0.0},
     ).run_model()
     rec, dev = m.record, m.developers
     opts = rec.options

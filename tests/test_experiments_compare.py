@@ -27,8 +27,14 @@ def test_compare_with_itself_is_ratio_one_with_zero_width():
     assert len(finite) >= 10
     assert (finite["ratio"] == 1.0).all()
     assert (finite["ratio_lo"] == 1.0).all() and (finite["ratio_hi"] == 1.0).all()
-    assert (t["diff"] == 0).all() and (t["diff_lo"] == 0).all() and (t["diff_hi"] == 0).all()
-    assert (t["n"] == 3).all()
+    # a column undefined in some runs (no closed mid-tier model sold) pairs fewer replications;
+    # it is NaN on both sides where no run defines it, and has no interval from one pair
+    defined = np.isfinite(t["mean_a"])
+    assert (np.isfinite(t["mean_b"]) == defined).all() and defined.sum() >= 10
+    assert (t.loc[defined, "diff"] == 0).all() and (t["n"] <= 3).all()
+    d = t[t["n"] >= 2]
+    assert (d["diff_lo"] == 0).all() and (d["diff_hi"] == 0).all()
+    assert (t.loc[~defined, "n"] == 0).all() and (t["n"] == 3).sum() >= 10
 
 
 def test_common_random_numbers_pair_the_seeds():

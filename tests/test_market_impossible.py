@@ -210,7 +210,8 @@ def test_inelastic_demand_is_reported_as_no_equilibrium(runs) -> None:
     quarters, offers = runs["inelastic"]
     assert quarters["no_equilibrium"].all()
     capped = offers[offers["price_at_cap"]]
-    assert len(capped) and (capped["price"] == 200.0).all()
+    # at the cap, or a hair below it where the search stopped (market.pricing._NEAR_CAP)
+    assert len(capped) and np.allclose(capped["price"], 200.0, rtol=1e-3, atol=0.0)
     # every offer whose price is set by the cap is in a quarter reported as no equilibrium
     assert set(offers.loc[offers["no_best_response"], "quarter"]) <= set(
         quarters.loc[quarters["no_equilibrium"], "quarter"]
