@@ -84,8 +84,12 @@ def test_sliders_start_at_the_exact_baseline_values_and_the_browser_keeps_them()
         value = get_dotted(baseline, path)
         assert spec.value == value, key  # exactly, not approximately
         assert vuetify_round(spec.value, spec.min, spec.max, spec.step) == value, key
-        off_grid += spec.step < controls.SLIDERS[key][3]
-    assert off_grid >= 2  # price sensitivity 1.331 and switching cost 1.664 needed a finer step
+        default = controls.SLIDERS[key][3]
+        on_default_grid = vuetify_round(value, spec.min, spec.max, default) == value
+        # a finer step exactly where the calibrated value is off the slider's default grid
+        assert (spec.step < default) == (not on_default_grid), key
+        off_grid += not on_default_grid
+    assert off_grid >= 1  # calibrated values (switching cost 0.6628) need a finer step
     assert app.exact_step(1.331, 0.5, 0.1) == 0.001
     assert app.exact_step(1.3, 0.5, 0.1) == 0.1
     assert app.exact_step(25.0, 0.0, 2.0) == 1.0
@@ -100,8 +104,9 @@ def test_reset_without_touching_anything_changes_no_setting():
     assert rebuilt.config.model_dump() == model.config.model_dump()
     assert not [label for label, _, changed in rebuilt.settings() if changed]
     shown = dict((label, value) for label, value, _ in rebuilt.settings())
-    assert shown["Developers' price sensitivity"] == "×1.331"
-    assert shown["Cost of switching model family"] == "1.664"
+    dev = load_scenario("baseline").developers
+    assert shown["Developers' price sensitivity"] == f"×{dev.price_sensitivity:g}"
+    assert shown["Cost of switching model family"] == f"{dev.switching_cost:g}"
 
 
 def test_reset_builds_the_model_from_the_sidebar_values_only():
@@ -283,14 +288,15 @@ def _slider(rc, label: str):
 
 
 def test_reset_in_the_page_keeps_every_baseline_setting():
+    ps = load_scenario("baseline").developers.price_sensitivity
     _, rc = solara.render(_App(), handle_error=False)
     rc.find(vw.Btn, children=["Step"]).widget.click()
-    assert _slider(rc, "Price sensitivity (×)").v_model == 1.331
+    assert _slider(rc, "Price sensitivity (×)").v_model == ps
     rc.find(vw.Btn, children=["Reset"]).widget.click()
     assert "not started" in _summary(rc)
-    assert _slider(rc, "Price sensitivity (×)").v_model == 1.331
+    assert _slider(rc, "Price sensitivity (×)").v_model == ps
     settings = _summary(rc).split("Settings in effect", 1)[1]
-    assert "Developers' price sensitivity: ×1.331" in settings
+    assert f"Developers' price sensitivity: ×{ps:g}" in settings
     assert settings.count("<b>") == 1  # only the legend's "<b>bold</b> = changed"
 
 
@@ -380,11 +386,13 @@ def test_slider_then_reset_applies_the_new_setting():
     step = rc.find(vw.Btn, children=["Step"]).widget
     step.click()
     base = _images(rc)
-    _slider(rc, "Price sensitivity (×)").v_model = 1.8
+    new = 2.4  # not the baseline's value
+    assert load_scenario("baseline").developers.price_sensitivity != new
+    _slider(rc, "Price sensitivity (×)").v_model = new
     assert "quarter 1 of 20" in _summary(rc)  # applied on Reset, as in every Mesa app
     rc.find(vw.Btn, children=["Reset"]).widget.click()
     assert "not started" in _summary(rc)
-    assert "price sensitivity: ×1.8</b>" in _summary(rc)
+    assert f"price sensitivity: ×{new:g}</b>" in _summary(rc)
     step.click()
     moved = _images(rc)
     assert moved["prices"] != base["prices"] or moved["lab-shares"] != base["lab-shares"]
