@@ -35,6 +35,7 @@ from openweight_sim.agents import AgentsByType, Developer, DeveloperPopulation, 
 from openweight_sim.booking import book_quarter, demand_rows, gpt4_level_price, offer_rows
 from openweight_sim.choice import choose, demand_system, group_developers
 from openweight_sim.demand_classes import ClassArrays
+from openweight_sim.frames import OutputFrames
 from openweight_sim.hosts import HostingProvider, enter, entry_candidates, expected_profit, retire
 from openweight_sim.meta import PayoffHistory, PayoffTerms, observe, payoff_terms, review_estimate
 from openweight_sim.metrics import (
@@ -80,7 +81,7 @@ def _line(release: Release) -> str:
     return LINES[0] if release.open_weights else LINES[1]
 
 
-class OpenWeightMarket(mesa.Model):
+class OpenWeightMarket(OutputFrames, mesa.Model):
     """The AI model market, one calendar quarter per step.
 
     Args:
@@ -569,59 +570,3 @@ class OpenWeightMarket(mesa.Model):
             self.step()
             n += 1
         return self
-
-    # ------------------------------------------------------------------ outputs
-
-    def quarters_frame(self):
-        """Per-quarter model reporters as a tidy DataFrame indexed 0..T−1."""
-        return self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-
-    def offers_frame(self):
-        """Per-option, per-quarter table (price, cost, tokens, revenue)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.offer_records)
-
-    def demand_frame(self):
-        """Who buys what: tokens and spend per quarter by segment, workload, taste and server.
-
-        One row per (quarter, segment, workload, taste type, lab, tier, option kind, open
-        weights); see :func:`openweight_sim.booking.demand_rows`.
-        """
-        import pandas as pd
-
-        return pd.DataFrame(self.demand_records)
-
-    def labs_frame(self):
-        """Per-lab, per-quarter table."""
-        df = self.datacollector.get_agenttype_vars_dataframe(Lab)
-        return df.reset_index().drop(columns=["AgentID"], errors="ignore")
-
-    def hosts_frame(self):
-        """Per-host, per-quarter table."""
-        df = self.datacollector.get_agenttype_vars_dataframe(HostingProvider)
-        return df.reset_index().drop(columns=["AgentID"], errors="ignore")
-
-    def releases_frame(self):
-        """All releases so far as a table."""
-        import pandas as pd
-
-        rows = [
-            {
-                "quarter": quarter_label(r.quarter),
-                "lab": r.lab,
-                "name": r.name,
-                "tier": r.tier,
-                "quality": r.quality,
-                "coding": r.coding,
-                "total_params_b": r.total_b,
-                "active_params_b": r.active_b,
-                "moe_leverage": r.leverage,
-                "open_weights": r.open_weights,
-                "license": r.license,
-                "origin": r.origin,
-                "historical": r.historical,
-            }
-            for r in self.releases.values()
-        ]
-        return pd.DataFrame(rows)
