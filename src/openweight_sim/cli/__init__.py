@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from openweight_sim import __version__, dashboard
-from openweight_sim.cli import calibration, experiments, run
+from openweight_sim.cli import calibration, experiments, posterior, run
 from openweight_sim.cli.common import (
     CliError,
     _Parser,
@@ -42,7 +42,7 @@ __all__ = [
     "year_end_rows",
 ]
 
-COMMAND_GROUPS = (run, experiments, calibration, dashboard)
+COMMAND_GROUPS = (run, experiments, calibration, posterior, dashboard)
 """Modules whose ``register(sub)`` adds their subcommands, in ``--help`` order."""
 
 

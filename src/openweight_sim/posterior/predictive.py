@@ -70,7 +70,9 @@ def load_posterior(directory: str | Path) -> pd.DataFrame:
     try:
         df = pd.read_parquet(d / POSTERIOR_FILE)
     except (OSError, ValueError) as exc:
-        raise ScenarioError(str(d / POSTERIOR_FILE), "", f"unreadable: {exc}".splitlines()[0])
+        raise ScenarioError(
+            str(d / POSTERIOR_FILE), "", f"unreadable: {exc}".splitlines()[0]
+        ) from None
     w = df.get("weight")
     if w is None or len(df) == 0 or not np.all(np.isfinite(w)) or w.sum() <= 0:
         raise ScenarioError(str(d / POSTERIOR_FILE), "weight", "missing or not positive")
@@ -192,7 +194,7 @@ def decompose(values: pd.DataFrame, level: float = 0.95) -> dict[str, float]:
     between = max(raw_between - (within if np.isfinite(within) else 0.0) / r, 0.0)
     total = between + within
     return {
-        "draws": int(len(means)),
+        "draws": len(means),
         "replications": r,
         "mean": float(v["value"].mean()),
         "lo": float(v["value"].quantile(q[0])),

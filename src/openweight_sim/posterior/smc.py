@@ -165,7 +165,7 @@ def run_sim_task(task: SimTask) -> dict:
     return task.simulate(task.values, task.seed)
 
 
-class _Recorded(Exception):  # noqa: N818 - a control-flow signal, not an error
+class _Recorded(Exception):
     """Raised by the model in record mode to hand the proposal back to the sampler."""
 
     def __init__(self, pars: Mapping[str, float]):
@@ -213,7 +213,7 @@ def _sampler_class():
             accepted = proposals = b = 0
             while accepted < n and proposals < max_eval:
                 state = _seed_state(self.root, PROPOSALS, t, b)
-                np.random.seed(state)
+                np.random.seed(state)  # noqa: NPY002 - pyabc draws from numpy's global state
                 self.model.recording = True
                 drawn = []
                 for _ in range(self.batch):
@@ -226,7 +226,7 @@ def _sampler_class():
                     drawn, [simulation_seed(self.root, t, first + i) for i in range(len(drawn))]
                 )
                 self.simulations += len(drawn)
-                np.random.seed(state)
+                np.random.seed(state)  # noqa: NPY002 - pyabc draws from numpy's global state
                 self.model.recording = False
                 self.model.queue = list(zip(drawn, results, strict=True))
                 for _ in range(len(drawn)):
