@@ -259,7 +259,7 @@ def format_decomposition(table: pd.DataFrame) -> str:
         share = "–" if not np.isfinite(r.share_parameters) else f"{r.share_parameters:.0%}"
         lines.append(
             f"{label} ({what}) {r.quarter}: {r.mean:.3g} (95% predictive {r.lo:.3g}–{r.hi:.3g}; "
-            f"parameters alone {r.param_lo:.3g}–{r.param_hi:.3g}); variance from parameters "
+            f"draw means {r.param_lo:.3g}–{r.param_hi:.3g}); variance from parameters "
             f"{share}, from run-to-run noise the rest"
         )
     return "\n".join(lines)
