@@ -355,9 +355,13 @@ def run_abc(
         abc.new(url, observed)
     remaining = settings.generations - done
     if remaining > 0:
-        with warnings.catch_warnings():  # pyabc's termination check subtracts inf (gen. 0)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            _run(abc, settings, remaining)
+        saved = np.random.get_state()  # noqa: NPY002 - the sampler seeds the global state
+        try:
+            with warnings.catch_warnings():  # pyabc's termination check subtracts inf at t=0
+                warnings.simplefilter("ignore", RuntimeWarning)
+                _run(abc, settings, remaining)
+        finally:
+            np.random.set_state(saved)  # noqa: NPY002
     return read_result(db, priors, settings, time.perf_counter() - t0, done)
 
 
