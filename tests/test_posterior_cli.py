@@ -121,11 +121,14 @@ def test_posterior_argument_errors_are_one_line(tmp_path, posterior_dir):
             "baseline",
             "--posterior",
             str(posterior_dir.parent),
-            "--out",
-            str(tmp_path / "r"),
+            "--replications",
+            "2",
         )
     )
     assert "not a posterior results directory" in msg
+    assert "--draws needs --posterior" in one_line_error(cli("run", "baseline", "--draws", "3"))
+    msg = one_line_error(cli("run", "baseline", "--posterior", str(posterior_dir)))
+    assert "--replications >= 2" in msg
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep")

@@ -109,7 +109,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not both:
         raise ScenarioError(args.b, "", f"shares no quarter with {sa.name}")
     quarters = _parse_quarters(args.quarters, both)
-    if args.posterior:
+    if args.posterior or args.draws is not None:
         return compare_with_posterior(args, sa, sb, quarters)
     out = out_dir_for(args, f"results/compare-{sa.name}-vs-{sb.name}", "compare")
     started = time.perf_counter()

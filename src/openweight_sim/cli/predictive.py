@@ -30,9 +30,25 @@ def add_posterior_arguments(p: argparse.ArgumentParser) -> None:
         help="draw the free parameters from this posterior (openweight-sim posterior): "
         "intervals with parameter and run-to-run uncertainty, and the variance split",
     )
-    p.add_argument(
-        "--draws", type=int, default=20, help="with --posterior: parameter draws (default 20)"
-    )
+    p.add_argument("--draws", type=int, help="with --posterior: parameter draws (default 20)")
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Refuse ``--draws`` without ``--posterior`` and a split that cannot be computed."""
+    from openweight_sim.cli.common import CliError
+
+    if not args.posterior:
+        raise CliError("--draws needs --posterior DIR")
+    if args.replications < 2:
+        raise CliError(
+            "--posterior needs --replications >= 2 (the variance split needs several runs "
+            "per parameter draw)"
+        )
+    args.draws = args.draws or DEFAULT_DRAWS
+
+
+DEFAULT_DRAWS = 20
+"""Parameter draws when ``--draws`` is not given."""
 
 
 def _share(x: float) -> str:
@@ -76,6 +92,7 @@ def compare_with_posterior(args: argparse.Namespace, sa: Any, sb: Any, quarters:
         posterior_predictive,
     )
 
+    _check(args)
     sample = load_posterior(args.posterior)
     out = out_dir_for(args, f"results/compare-{sa.name}-vs-{sb.name}-posterior", "compare")
     started = time.perf_counter()
@@ -130,6 +147,7 @@ def run_with_posterior(args: argparse.Namespace, scenario: Any) -> int:
         posterior_predictive,
     )
 
+    _check(args)
     sample = load_posterior(args.posterior)
     out = out_dir_for(args, Path("results") / f"{scenario.name}-posterior", "run")
     started = time.perf_counter()

@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from openweight_sim.runs import run_replications
 
     scenario = load_scenario(args.scenario, overrides_from(args))
-    if args.posterior:
+    if args.posterior or args.draws is not None:
         return run_with_posterior(args, scenario)
     out = out_dir_for(args, Path("results") / scenario.name, "run")
     started = time.perf_counter()

@@ -27,7 +27,8 @@ def summary_lines(result: AbcResult, check: pd.DataFrame) -> list[str]:
         f"effective sample size {result.ess:.0f} of {len(result.particles)} particles "
         f"(last generation, t = {int(gens['t'].iloc[-1])}, threshold "
         f"{gens['epsilon'].iloc[-1]:.3g})",
-        f"{int(gens['simulations'].sum())} simulations in {len(gens)} generations",
+        f"{int(gens['simulations'].sum())} proposals evaluated in {len(gens)} generations "
+        "(pyabc's count; a generation's last batch may run a few more)",
         f"per-fact hit rate under the posterior no worse than at the CMA-ES point for "
         f"{n_not_worse} of {len(check)} facts ({n_not_worse / max(len(check), 1):.0%})",
     ]
