@@ -19,6 +19,7 @@ import json
 import shutil
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,14 @@ def cmd_posterior(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    except BrokenProcessPool as exc:  # a worker was killed (out of memory, or by hand)
+        bar.close()
+        print(
+            f"error: a worker process died ({exc}); completed generations are kept in {ckpt}; "
+            "continue with the same command and --resume",
+            file=sys.stderr,
+        )
+        return 1
     finally:
         bar.close()
         if lock is not None:
