@@ -14,6 +14,9 @@ import pandas as pd
 
 from openweight_sim.posterior.smc import AbcResult
 
+MIN_ESS = 200
+"""Below this effective sample size the report warns that its intervals are rough."""
+
 
 def _g(x: float) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{x:.4g}"
@@ -23,7 +26,13 @@ def summary_lines(result: AbcResult, check: pd.DataFrame) -> list[str]:
     """The headline figures: ESS, generations, simulations, facts not worse, wall time."""
     gens = result.generations
     n_not_worse = int(check["not_worse"].sum())
+    warn = (
+        [f"CAUTION: effective sample size below {MIN_ESS}: intervals and shrinkage are rough"]
+        if result.ess < MIN_ESS
+        else []
+    )
     return [
+        *warn,
         f"effective sample size {result.ess:.0f} of {len(result.particles)} particles "
         f"(last generation, t = {int(gens['t'].iloc[-1])}, threshold "
         f"{gens['epsilon'].iloc[-1]:.3g})",
