@@ -132,6 +132,9 @@ def hand_record() -> QuarterRecord:
         tier=np.zeros(n, dtype=np.int8),
         mau_threshold=np.full(n, np.inf),
         active_b=np.full(n, 70.0),
+        coding=np.full(n, 1190.0),
+        tokens_per_task=np.ones(n),
+        nest=np.array([5, 6, 7, 7]),
         names=["a", "b", "c", "d"],
     )
     tokens = np.array([100.0, 50.0, 200.0, 10.0])
@@ -146,6 +149,7 @@ def hand_record() -> QuarterRecord:
         serving_cost=np.array([100.0, 25.0, 80.0, 45.0]),
         enterprise_tokens=np.zeros(n),
         enterprise_spend=np.zeros(n),
+        enterprise_workloads=np.zeros(n),
         focal_developers=0,
         consumer_surplus=0.0,
         pricing_converged=True,

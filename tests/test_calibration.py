@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -177,13 +178,28 @@ def test_validate_writes_scorecard_and_plot_exit_0(tmp_path, capsys):
     )
     assert code == 0
     printed = capsys.readouterr().out.strip().splitlines()
-    assert re.fullmatch(r"\d+ of \d+ in-sample facts within tolerance \(\d+%\)", printed[-1])
+    assert re.fullmatch(
+        r"\d+ of \d+ behavioural facts within tolerance \(\d+%\) "
+        r"\(\d+ more hold by construction\)",
+        printed[-1],
+    )
+    # The by-construction facts are marked in the printed table and counted apart.
+    marked = [ln for ln in printed if "(by construction)" in ln]
+    assert {ln.split()[0] for ln in marked} >= {"F11", "F16", "F30", "F32"}
     card = pd.read_csv(out / "scorecard.csv")
     assert list(card.columns[: len(SCORECARD_COLUMNS)]) == SCORECARD_COLUMNS
     assert card["within_tolerance"].dtype == bool
+    assert card["by_construction"].dtype == bool
+    built = set(card.loc[card["by_construction"], "metric"])
+    assert built == {"h100_rental_usd_per_hour", "quality_gap"}
     assert not card["within_tolerance"].all()  # misses are reported, still exit 0
+    n_within = int(card.loc[~card["by_construction"], "within_tolerance"].sum())
+    n_behavioural = int((~card["by_construction"]).sum())
+    assert printed[-1].startswith(f"{n_within} of {n_behavioural} behavioural facts")
     assert (out / "validation.png").stat().st_size > 10_000
-    assert (out / "metadata.json").exists()
+    meta = json.loads((out / "metadata.json").read_text())
+    assert (meta["within_tolerance"], meta["facts"]) == (n_within, n_behavioural)
+    assert meta["by_construction"] == int(card["by_construction"].sum())
 
 
 @pytest.mark.parametrize(
@@ -194,6 +210,11 @@ def test_validate_writes_scorecard_and_plot_exit_0(tmp_path, capsys):
         ["validate", "baseline", "--replications", "0"],
         ["calibrate", "--set", "developers.nonsense=1"],
         ["calibrate", "--max-evals", "0"],
+        ["calibrate", "--budget", "0"],
+        ["calibrate", "--fresh-replications", "0"],
+        ["calibrate", "--workers", "2"],
+        ["calibrate", "--executor", "processes", "--scheduler-file", "x.json"],
+        ["calibrate", "--scheduler-file", "no_such_scheduler.json"],
     ],
 )
 def test_bad_input_exit_2_one_line_nothing_written(tmp_path, capsys, args):

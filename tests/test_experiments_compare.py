@@ -63,11 +63,21 @@ def test_compare_command_prints_the_thesis_first_and_writes_results(tmp_path, ca
     assert "× that under no_open_weights (" in lines[2]
     assert lines[4] == "2024Q4, baseline (A) vs no_open_weights (B):"
     assert lines[5].lstrip().startswith("Closed API price")
+    # the price effect per tier: its own rows in the thesis and columns in compare.csv
+    assert "by tier frontier " in lines[2]
+    tiers = [ln.strip() for ln in lines[6:9]]
+    assert [t.split("  ")[0] for t in tiers] == [
+        "Closed frontier price",
+        "Closed mid price",
+        "Closed small price",
+    ]
     for name in ("compare.csv", "thesis.txt", "quarters_a.csv", "quarters_b.csv", "bands.csv"):
         assert (out / name).is_file(), name
     assert (out / "plots" / "fan_price_closed.png").is_file()
     t = pd.read_csv(out / "compare.csv")
     assert {"ratio", "ratio_lo", "ratio_hi", "diff", "diff_lo", "diff_hi"} <= set(t.columns)
+    tiers = {f"price_closed_{tier}" for tier in ("frontier", "mid", "small")}
+    assert tiers <= set(t["column"])
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["seeds"]["run_seeds"] == spawn_seeds(3, 3)
     assert meta["scenario_b"]["name"] == "no_open_weights"

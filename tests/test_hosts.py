@@ -97,6 +97,9 @@ def options_for(pairs: list[tuple[int, int]]) -> Options:
         tier=np.zeros(n, dtype=np.int8),
         mau_threshold=np.full(n, np.inf),
         active_b=np.zeros(n),
+        coding=np.zeros(n),
+        tokens_per_task=np.ones(n),
+        nest=np.array([r for _h, r in pairs] + [0]),
     )
 
 

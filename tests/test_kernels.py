@@ -92,7 +92,7 @@ def test_choose_options_draws_as_sample_choices(
 def test_group_developers_matches_bincount(n: int, n_options: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     n_seg, n_labs, n_keys = 3, 4, 10
-    segment = rng.integers(0, n_seg, n).astype(np.int16)
+    segment = rng.integers(0, n_seg, n).astype(np.int64)  # the demand class of each row
     choice = rng.integers(-2, n_keys, n).astype(np.int64)
     lab = rng.integers(-1, n_labs, n).astype(np.int16)
     finetuned = rng.random(n) < 0.3
@@ -147,7 +147,7 @@ def test_settle_quarter_matches_array_code(n: int, n_options: int, n_seg: int, s
     tune_draw = rng.random(int(np.count_nonzero(col >= 0)))
     finetune_rate = float(rng.choice([0.0, 0.3, 1.0]))
     adopted = rng.random(n) < 0.7
-    segment = rng.integers(0, n_seg, n).astype(np.int16)
+    segment = rng.integers(0, n_seg, n).astype(np.int64)  # the demand class of each row
     base_tokens = rng.lognormal(size=n)
     token_factor = float(rng.uniform(0.5, 3.0))
     finetuned = rng.random(n) < 0.2
@@ -156,6 +156,9 @@ def test_settle_quarter_matches_array_code(n: int, n_options: int, n_seg: int, s
     table[:, :n_options] = _prices(rng, (n_seg, n_options))
     response = np.zeros((n_seg, n_options + 1))
     response[:, :n_options] = np.power(table[:, :n_options], -0.1)
+    # self-hosting columns carry a fixed cost that each row spreads over its own tokens
+    fixed = np.zeros((n_seg, n_options + 1))
+    fixed[:, : n_options // 2] = rng.uniform(0.0, 100.0, (n_seg, n_options // 2))
     price_paid = rng.random(n)  # stale values of the previous quarter, all overwritten
     tokens = rng.random(n)
 
@@ -166,14 +169,18 @@ def test_settle_quarter_matches_array_code(n: int, n_options: int, n_seg: int, s
     ref_col = np.where(adopted[rows], col, -1)  # prospective-demand rows buy nothing
     col_or_none = np.where(ref_col >= 0, ref_col, n_options)
     seg_rows = segment[rows]
-    ref_paid = np.full(n, np.nan)
-    ref_paid[rows] = table[seg_rows, col_or_none]
     ref_tokens = np.zeros(n)
     ref_tokens[rows] = base_tokens[rows] * token_factor * response[seg_rows, col_or_none]
+    ref_paid = np.full(n, np.nan)
+    own = fixed[seg_rows, col_or_none]
+    tok = ref_tokens[rows]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = np.where((own > 0) & (tok > 0), own / tok, 0.0)
+    ref_paid[rows] = table[seg_rows, col_or_none] + spread
 
     _kernels.settle_quarter(
-        rows, col, tune_draw, finetune_rate, adopted, segment, table, response, base_tokens,
-        token_factor, finetuned, price_paid, tokens,
+        rows, col, tune_draw, finetune_rate, adopted, segment, table, fixed, response,
+        base_tokens, token_factor, finetuned, price_paid, tokens,
     )  # fmt: skip
     np.testing.assert_array_equal(col, ref_col)
     np.testing.assert_array_equal(finetuned, ref_finetuned)
@@ -206,9 +213,10 @@ def test_book_developers_matches_bincount(
     segment = rng.integers(0, n_seg, n).astype(np.int16)
     lab = rng.integers(-1, n_labs, n).astype(np.int16)
 
-    q, spend, q_seg, spend_seg, n_on_lab = _kernels.book_developers(
+    firm = np.sort(rng.integers(0, max(1, n // 2), n))  # a developer's rows are contiguous
+    q, spend, q_seg, spend_seg, n_seg_rows, n_on_lab = _kernels.book_developers(
         rows, col, tokens, price_paid, scale, segment, tracked_segment, lab, tracked_lab,
-        n_options,
+        n_options, firm,
     )  # fmt: skip
 
     # the array formulation (the accounting before the kernel)
@@ -228,7 +236,9 @@ def test_book_developers_matches_bincount(
     np.testing.assert_array_equal(
         spend_seg, np.bincount(col[m], weights=tok_paid[m], minlength=n_options)
     )
-    assert n_on_lab == int(((lab[rows] == tracked_lab) & using).sum())
+    np.testing.assert_array_equal(n_seg_rows, np.bincount(col[m], minlength=n_options))
+    on_lab = (lab[rows] == tracked_lab) & using
+    assert n_on_lab == np.unique(firm[rows][on_lab]).size  # developers, not workloads
 
 
 @settings(max_examples=50, deadline=None, derandomize=True)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analytic import mixed_logit_shares
 from openweight_sim.market import (
+    Equilibrium,
     consumer_surplus,
     logit_shares,
     sample_choices,
@@ -254,3 +257,150 @@ def test_sample_choices_matches_a_loop(n_groups: int, n_cat: int, seed: int) -> 
         for g, ui in zip(group, u, strict=True)
     ]
     np.testing.assert_array_equal(got, expected)
+
+
+# --------------------------------------------------------------------------------------------
+# Random-coefficient markets: discrete consumer types with their own alpha and quality tastes
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RCMarket:
+    """A discrete-type random-coefficient market and the price cap it is solved under."""
+
+    market: Market  # delta_gj = xi_j + x_j' beta_g, alpha_g per type
+    xi: np.ndarray  # (J,)
+    x: np.ndarray  # (J, K) quality characteristics
+    beta: np.ndarray  # (G, K) quality coefficients per type
+    price_cap: np.ndarray | None  # (J,)
+
+
+@st.composite
+def rc_markets(draw: st.DrawFn) -> RCMarket:
+    """Types whose alphas differ up to 4x; a frontier nest beside singletons, or random nests.
+
+    With a price cap, log-price types may be inelastic (alpha <= 1) and some costs may be at or
+    above the cap, so the solver's flags (withdrawn, no_best_response, price_at_cap) are hit.
+    """
+    n_types = draw(st.integers(2, 6))
+    n_prod = draw(st.integers(2, 10))
+    n_char = draw(st.integers(1, 2))
+    log_price = draw(st.booleans())
+    capped = draw(st.booleans())
+    frontier_nest = draw(st.booleans())
+    sigma = draw(st.sampled_from([0.0, 0.5, 0.8]) | st.floats(0.0, 0.85))
+    spread = draw(st.floats(1.0, 4.0))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    low = (0.6 if capped else 1.1) if log_price else 0.3
+    alpha = rng.uniform(low, 2.0) * spread ** rng.uniform(0.0, 1.0, n_types)
+    xi = rng.normal(0.5, 1.0, n_prod)
+    x = rng.normal(0.0, 1.0, (n_prod, n_char))
+    beta = rng.normal(0.8, 0.6, (n_types, n_char))
+    if frontier_nest:  # the first products (one lab each) share nest 0, the rest are singletons
+        n_frontier = int(rng.integers(2, n_prod + 1))
+        nest = np.where(np.arange(n_prod) < n_frontier, 0, np.arange(n_prod))
+        firm = np.concatenate([np.arange(n_frontier), rng.integers(0, n_prod, n_prod - n_frontier)])
+    else:
+        nest = rng.integers(0, draw(st.integers(1, 3)), n_prod)
+        firm = rng.integers(0, draw(st.integers(1, n_prod)), n_prod)
+    cost = rng.uniform(0.05, 2.0, n_prod)
+    market = Market(
+        delta=xi[None, :] + beta @ x.T,
+        cost=cost,
+        alpha=alpha,
+        weight=rng.dirichlet(np.ones(n_types)) * draw(st.sampled_from([1.0, 1e4])),
+        firm=firm,
+        nest=nest,
+        sigma=sigma,
+        log_price=log_price,
+        available=rng.random((n_types, n_prod)) < draw(st.sampled_from([1.0, 0.7])),
+        fixed=rng.random(n_prod) < draw(st.sampled_from([0.0, 0.2])),
+    )
+    cap = cost * rng.uniform(0.8, 8.0, n_prod) if capped else None
+    return RCMarket(market=market, xi=xi, x=x, beta=beta, price_cap=cap)
+
+
+def _assert_shares_add_up(mk: Market, eq: Equilibrium) -> None:
+    """Per type: shares in [0, 1], inside + outside = 1; aggregate: bought = sold, sums to 1."""
+    assert np.all((eq.shares >= 0) & (eq.shares <= 1))
+    assert np.all(eq.shares.sum(axis=1) <= 1)
+    available = mk.available & ~eq.withdrawn[None, :]
+    kwargs = {**mk.kwargs(), "available": available}
+    outside = np.exp(-mk.alpha * consumer_surplus(mk.delta, eq.prices, **kwargs))
+    np.testing.assert_allclose(eq.shares.sum(axis=1) + outside, 1.0, rtol=0, atol=1e-12)
+    total = mk.weight.sum()
+    inside = eq.demand.sum() / total
+    np.testing.assert_allclose(inside + mk.weight @ outside / total, 1.0, rtol=0, atol=1e-12)
+    # tokens bought (per type, weighted) equal tokens sold (per product)
+    np.testing.assert_allclose(eq.demand, mk.weight @ eq.shares, rtol=1e-12, atol=0)
+    assert np.all(eq.shares[~available] == 0)
+    assert np.all(eq.demand[eq.withdrawn] == 0)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(rc_markets())
+def test_random_coefficient_markets(rc: RCMarket) -> None:
+    """Shares add up, prices are at or above cost unless flagged, and the FOCs hold."""
+    mk = rc.market
+    eq = solve_equilibrium(
+        mk.delta,
+        mk.cost,
+        weight=mk.weight,
+        firm=mk.firm,
+        fixed=mk.fixed,
+        price_cap=rc.price_cap,
+        **mk.kwargs(),
+    )
+    assert eq.converged, eq.explain()
+    _assert_shares_add_up(mk, eq)
+    # the solver's shares are the plain type-by-type formula's (everything available)
+    if mk.available.all() and not eq.withdrawn.any():
+        reference, _ = mixed_logit_shares(
+            rc.xi, rc.x, rc.beta, mk.alpha, eq.prices, mk.nest, mk.sigma, mk.log_price
+        )
+        np.testing.assert_allclose(eq.shares, reference, rtol=1e-9, atol=1e-300)
+    flagged = eq.withdrawn | eq.no_best_response
+    assert np.all(eq.prices[~flagged] >= mk.cost[~flagged] - 1e-12)
+    assert np.all(eq.prices[eq.withdrawn] == mk.cost[eq.withdrawn])
+    assert np.all(eq.prices[mk.fixed] == mk.cost[mk.fixed])
+    if rc.price_cap is not None:
+        # withdrawn sellers and products nobody can buy are quoted at cost
+        priced = ~mk.fixed & ~eq.withdrawn & mk.available.any(axis=0)
+        assert np.all(eq.prices[priced] <= rc.price_cap[priced])
+    # first-order conditions by finite differences: every owner's profit gradient vanishes in
+    # its strategic prices below the cap and is >= 0 at the cap (it would like to go higher)
+    live = Market(**{**mk.__dict__, "available": mk.available & ~eq.withdrawn[None, :]})
+    strategic = ~mk.fixed & live.available.any(axis=0)
+    grad = _firm_profit_gradient(live, eq.prices) / mk.weight.sum()
+    interior = strategic & ~eq.price_at_cap
+    np.testing.assert_allclose(grad[interior], 0.0, atol=1e-6)
+    assert np.all(grad[strategic & eq.price_at_cap] > -1e-6)
+
+
+def test_price_a_hair_below_the_cap_is_at_the_cap() -> None:
+    """A search that stops just below the cap still reports the product at the cap.
+
+    Found by :func:`test_random_coefficient_markets`: two single-product firms, log price,
+    alpha 1.32; product 0 sells to 77% of consumers at its cap, so its demand is inelastic
+    there (``alpha (1 - s) = 0.30 <= 1``) and the cap, not the market, sets its price. The
+    iteration stopped 5e-14 below the cap (the FOC residual there is under tol) and the
+    solver used to report a plain equilibrium without ``price_at_cap`` or
+    ``no_best_response``.
+    """
+    delta = np.array(
+        [[-0.29041976656097257, 0.7885733306800894], [-0.3484160652471824, 0.8583382817917906]]
+    )
+    cost = np.array([0.10374027082398332, 1.519350561915873])
+    cap = np.array([0.27892190690209134, 9.423962755949189])
+    weight = np.array([0.8187177351668874, 0.18128226483311272])
+    eq = solve_equilibrium(
+        delta, cost, 1.3165502745803592, weight=weight, log_price=True, price_cap=cap
+    )
+    assert eq.converged
+    assert eq.prices[0] <= cap[0] and eq.prices[0] == pytest.approx(cap[0], rel=1e-12)
+    assert eq.price_at_cap.tolist() == [True, False]
+    assert eq.no_best_response.tolist() == [True, False]
+    assert eq.no_equilibrium
+    # product 0 really is inelastic at the cap, and product 1 is an interior best response
+    assert 1.3165502745803592 * (1 - eq.shares[:, 0]) @ weight < 1
+    assert eq.prices[1] < 0.9 * cap[1]

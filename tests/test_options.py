@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from openweight_sim.demand_classes import ClassArrays, availability
 from openweight_sim.market import serving_cost
 from openweight_sim.options import (
     CLOSED_API,
@@ -14,8 +15,6 @@ from openweight_sim.options import (
     OUTSIDE,
     SELF_HOST,
     OfferCatalogue,
-    SegmentArrays,
-    availability,
     build_options,
     quarter_options,
 )
@@ -139,45 +138,48 @@ def one_option_each(sc, *rels):
 
 
 def test_licence_threshold_excludes_segments_at_or_above_it(sc):
-    seg = SegmentArrays.from_scenario(sc)
+    seg = ClassArrays.from_scenario(sc)
     names = list(sc.developers.segments)
     opts = one_option_each(sc, release(0, "meta", open_weights=True, license="community"))
-    ok = availability(opts, seg)[:, 0]  # the self-hosting option of Llama
+    ok = availability(opts, seg)[:, 0]  # the self-hosting option of Llama, per class
     threshold = sc.labs["meta"].mau_threshold
-    for i, name in enumerate(names):
+    for c in range(seg.size):
+        name = names[seg.segment[c]]
         mau = sc.developers.segments[name].mau
-        assert ok[i] == (mau < threshold), name
-    assert not ok[names.index("platform")]  # 1e9 MAU >= 700M
+        assert ok[c] == (mau < threshold), seg.names[c]
+    assert not ok[seg.segment == names.index("platform")].any()  # 1e9 MAU >= 700M
     # at exactly the threshold the licence excludes the segment
     seg.mau[:] = threshold
     assert not availability(opts, seg)[:, 0].any()
     # a permissive licence has no threshold
     perm = one_option_each(sc, release(1, "deepseek", open_weights=True))
     assert perm.kind[-1] == SELF_HOST
-    assert availability(perm, SegmentArrays.from_scenario(sc))[:, -1].all()
+    assert availability(perm, ClassArrays.from_scenario(sc))[:, -1].all()
 
 
 def test_residency_rules_out_every_api(sc):
-    seg = SegmentArrays.from_scenario(sc)
+    seg = ClassArrays.from_scenario(sc)
     names = list(sc.developers.segments)
-    reg = names.index("regulated")
+    reg = seg.segment == names.index("regulated")
     opts = one_option_each(
         sc,
         release(0, "openai", open_weights=False),
         release(1, "mistral", open_weights=True),
     )
     avail = availability(opts, seg)
-    np.testing.assert_array_equal(avail[reg], ~opts.api)  # self-hosting only
-    assert avail[names.index("startup")].all()
+    assert reg.any()
+    for row in avail[reg]:
+        np.testing.assert_array_equal(row, ~opts.api)  # self-hosting only
+    assert avail[seg.segment == names.index("startup")].all()
 
 
 def test_research_weights_only_for_noncommercial_segments(sc):
-    seg = SegmentArrays.from_scenario(sc)
+    seg = ClassArrays.from_scenario(sc)
     opts = one_option_each(sc, release(0, "mistral", open_weights=True, license="research"))
     allowed = availability(opts, seg)[:, -1]
-    expected = [s.noncommercial for s in sc.developers.segments.values()]
-    np.testing.assert_array_equal(allowed, expected)
-    assert expected == [n == "hobbyist" for n in sc.developers.segments]  # baseline's role
+    noncommercial = [s.noncommercial for s in sc.developers.segments.values()]
+    np.testing.assert_array_equal(allowed, np.array(noncommercial)[seg.segment])
+    assert noncommercial == [n == "hobbyist" for n in sc.developers.segments]  # baseline's role
 
 
 def test_serving_cost_of_options_and_self_hosting(sc):
@@ -198,13 +200,31 @@ def test_serving_cost_of_options_and_self_hosting(sc):
     np.testing.assert_array_equal(got, want)
     assert got[1] > got[0]  # a mixture of experts pays for its total parameters
     assert cond.cost(dense, 2.0, 0.5) == pytest.approx(got[0] / 2.0 * 0.5)
-    # self-hosting: GPU cost at the segment's utilisation plus engineering cost per token
+    # self-hosting: GPU cost at the class's utilisation plus engineering cost per token
     opts = one_option_each(sc, release(2, "mistral", open_weights=True))
-    seg = SegmentArrays.from_scenario(sc)
+    seg = ClassArrays.from_scenario(sc)
     assert list(opts.kind) == [OPEN_API, SELF_HOST]
     gpu = np.array([10.0, 2.0])  # per option at full utilisation
-    median = np.array([s.tokens_m for s in sc.developers.segments.values()])
-    price = self_host_price(opts, seg, gpu, median)
+    price = self_host_price(opts, seg, gpu, seg.band_tokens)
     assert np.isnan(price[:, 0]).all()  # only self-hosting has an own cost
-    want = gpu[1] / seg.self_host_util + seg.self_host_fixed / median
+    want = gpu[1] / seg.self_host_util + seg.self_host_fixed / seg.band_tokens
     np.testing.assert_allclose(price[:, 1], want, rtol=1e-15)
+
+
+def test_a_lab_may_keep_its_open_weights_off_its_own_api(sc):
+    google = sc.labs["google"]
+    assert google.first_party_api and not google.open_api  # baseline: Gemma only via hosts
+    gemma = release(0, "google", open_weights=True)
+    gemini = release(1, "google", open_weights=False)
+    hosts = hosts_of(sc, {"together": {0}})
+    items = quarter_options(OfferCatalogue(), [gemma, gemini], sc.labs, hosts, 0.4)
+    assert [(o.kind, o.release.rid) for o in items] == [
+        (HOSTED, 0),
+        (SELF_HOST, 0),
+        (CLOSED_API, 1),
+    ]
+    # a lab that sells its open weights per token (Mistral) keeps its API option
+    mistral = release(2, "mistral", open_weights=True)
+    assert sc.labs["mistral"].open_api
+    kinds = [o.kind for o in quarter_options(OfferCatalogue(), [mistral], sc.labs, [], 0.4)]
+    assert kinds == [OPEN_API, SELF_HOST]

@@ -56,7 +56,7 @@ def test_replications_record_seeds_spawned_from_one_root(serial):
         q = reps.quarters
         assert list(q["replication"].unique()) == [0, 1, 2]
         assert list(q.groupby("replication")["seed"].first()) == seeds
-        assert set(reps.tables) == {"labs", "hosts", "offers", "releases"}
+        assert set(reps.tables) == {"labs", "hosts", "offers", "releases", "demand"}
     # replication r of both scenarios uses the same seed (common random numbers)
     assert (serial[0].quarters["seed"] == serial[1].quarters["seed"]).all()
     # a replication is exactly the single run of its scenario and seed

@@ -45,6 +45,20 @@ CASES = {
         "labs.meta.release_intervall: unknown field",
     ),
     "extends_cycle": ("extends: bad.yaml\nname: x\n", "extends: cycle"),
+    "unknown_workload": (
+        "extends: baseline\nname: x\ndevelopers:\n  segments:\n    startup:\n"
+        "      workloads: [chat, poetry]\n",
+        "developers: segments.startup.workloads: 'poetry' is not a workload type (known: ",
+    ),
+    "taste_shares": (
+        "extends: baseline\nname: x\ndevelopers:\n  taste_types:\n    - {share: 0.6}\n"
+        "    - {share: 0.6}\n",
+        "taste_types: shares must sum to 1 (got 1.2)",
+    ),
+    "taste_price_unbounded": (
+        "extends: baseline\nname: x\ndevelopers:\n  taste_types:\n    - {share: 1.0, price: 0.1}\n",
+        "developers.taste_types.0.price: Input should be greater than or equal to 0.25",
+    ),
 }
 
 

@@ -18,7 +18,7 @@ SMALL = {"developers.count": 600, "end": "2024Q2"}
 def test_baseline_names_todays_labs_and_segments():
     sc = load_scenario("baseline")
     assert sc.reporting.flagship_lab == "openai"
-    assert sc.reporting.enterprise_share_labs == ["openai", "anthropic"]
+    assert sc.reporting.enterprise_share_labs == ["openai", "anthropic", "google"]
     assert sc.meta_payoff.lab == "meta"
     segs = sc.developers.segments
     assert [k for k, s in segs.items() if s.enterprise] == ["enterprise"]

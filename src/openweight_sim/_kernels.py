@@ -80,8 +80,9 @@ def settle_quarter(
     tune_draw: np.ndarray,
     finetune_rate: float,
     adopted: np.ndarray,
-    segment: np.ndarray,
+    klass: np.ndarray,
     price_table: np.ndarray,
+    fixed_table: np.ndarray,
     response: np.ndarray,
     base_tokens: np.ndarray,
     token_factor: float,
@@ -91,11 +92,12 @@ def settle_quarter(
 ) -> None:
     """Fine-tuning, price paid and tokens of the quarter after the developers' choice.
 
-    The k-th developer on a model (``col >= 0``, in row order) fine-tunes if
+    The k-th workload on a model (``col >= 0``, in row order) fine-tunes if
     ``tune_draw[k] < finetune_rate``. Rows that have not adopted buy nothing (``col`` set to
-    -1). Price paid and tokens (``base_tokens * token_factor * response``) come from the
-    segment x option tables, whose last column (no option) holds NaN and 0; developers not
-    in ``rows`` get NaN and 0.
+    -1). Tokens are ``base_tokens * token_factor * response`` and the price paid is
+    ``price + fixed / tokens`` (a self-hosting row spreads its fixed cost over its own
+    tokens; ``fixed`` is 0 for every other option), from the class x option tables, whose
+    last column (no option) holds NaN, 0 and 0; rows not in ``rows`` get NaN and 0.
     """
     price_paid[:] = np.nan
     tokens[:] = 0.0
@@ -111,10 +113,12 @@ def settle_quarter(
         if not adopted[r]:
             c = -1
             col[i] = -1
-        s = segment[r]
+        s = klass[r]
         j = c if c >= 0 else n_none
-        price_paid[r] = price_table[s, j]
-        tokens[r] = base_tokens[r] * token_factor * response[s, j]
+        tok = base_tokens[r] * token_factor * response[s, j]
+        tokens[r] = tok
+        fixed = fixed_table[s, j]
+        price_paid[r] = price_table[s, j] + (fixed / tok if fixed > 0.0 and tok > 0.0 else 0.0)
 
 
 @njit(cache=True, nogil=True)
@@ -122,7 +126,7 @@ def group_developers(
     rows: np.ndarray,
     choice: np.ndarray,
     col_of_key: np.ndarray,
-    segment: np.ndarray,
+    klass: np.ndarray,
     lab: np.ndarray,
     finetuned: np.ndarray,
     n_options: int,
@@ -131,9 +135,9 @@ def group_developers(
     base_tokens: np.ndarray,
     token_factor: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Group the developers ``rows`` by (segment, current option column, lab, fine-tuned).
+    """Group the workload rows ``rows`` by (class, current option column, lab, fine-tuned).
 
-    The group code is ``((segment * (J + 1) + col + 1) * (L + 1) + lab + 1) * 2 + finetuned``
+    The group code is ``((klass * (J + 1) + col + 1) * (L + 1) + lab + 1) * 2 + finetuned``
     (``col = col_of_key[choice]``, negative keys index the trailing -1 slots); groups are
     numbered in increasing code order. Expected tokens (``base_tokens * token_factor``) are
     summed per group in row order, as ``np.bincount`` does.
@@ -150,7 +154,7 @@ def group_developers(
         r = rows[i]
         col = col_of_key[choice[r]]
         cur_col[i] = col
-        k = np.int64(segment[r]) * (n_options + 1) + (col + 1)
+        k = np.int64(klass[r]) * (n_options + 1) + (col + 1)
         k = (k * (n_labs + 1) + (np.int64(lab[r]) + 1)) * 2 + (1 if finetuned[r] else 0)
         code[i] = k
         counts[k] += 1
@@ -185,24 +189,28 @@ def book_developers(
     lab: np.ndarray,
     tracked_lab: int,
     n_options: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    firm: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Per-option token volumes and spend of the quarter, summed over developers in row order.
 
     With ``tok = tokens * scale`` and ``paid`` the price paid (``np.nan_to_num``: NaN is 0),
     for the rows on an option (``col >= 0``): ``Q`` sums ``tok`` and ``spend`` sums
     ``tok * paid`` per option, as ``np.bincount`` does; ``Q_seg`` and ``spend_seg`` do the
-    same for the developers of ``tracked_segment`` (-1: none); the count is of developers on
-    an option whose lab is ``tracked_lab``.
+    same for the rows of ``tracked_segment`` (-1: none) and ``n_seg`` counts them; the last
+    count is of *developers* (``firm``; rows in increasing order, a developer's rows
+    contiguous) with at least one workload on an option whose lab is ``tracked_lab``.
 
     Returns:
-        ``(Q, spend, Q_seg, spend_seg, n_on_lab)``.
+        ``(Q, spend, Q_seg, spend_seg, n_seg, n_on_lab)``.
     """
     big = np.finfo(np.float64).max
     q = np.zeros(n_options)
     spend = np.zeros(n_options)
     q_seg = np.zeros(n_options)
     spend_seg = np.zeros(n_options)
+    n_seg = np.zeros(n_options)
     n_on_lab = 0
+    last_firm = -1
     for i in range(rows.size):
         c = col[i]
         if c < 0:
@@ -222,9 +230,11 @@ def book_developers(
         if segment[r] == tracked_segment:
             q_seg[c] += tok
             spend_seg[c] += tok_paid
-        if lab[r] == tracked_lab:
+            n_seg[c] += 1.0
+        if lab[r] == tracked_lab and firm[r] != last_firm:
             n_on_lab += 1
-    return q, spend, q_seg, spend_seg, n_on_lab
+            last_firm = firm[r]
+    return q, spend, q_seg, spend_seg, n_seg, n_on_lab
 
 
 @njit(cache=True, nogil=True)
@@ -264,9 +274,10 @@ def warm_up_choice() -> None:
         )
 
     choice, lab, finetuned, segment = state()
+    klass = np.zeros(1, dtype=np.int64)
     col_of_key = np.full(3, -1, dtype=np.int64)
     group_developers(
-        row, choice, col_of_key, segment, lab, finetuned, 1, 1, 8, np.ones(1), 1.0
+        row, choice, col_of_key, klass, lab, finetuned, 1, 1, 8, np.ones(1), 1.0
     )  # fmt: skip
     count_by_lab(finetuned, choice, lab, 1)
     col = np.empty(1, dtype=np.int64)
@@ -277,7 +288,7 @@ def warm_up_choice() -> None:
     )  # fmt: skip
     table = np.ones((1, 2))
     settle_quarter(
-        row, col, half, 0.5, np.ones(1, dtype=bool), segment, table, table, np.ones(1), 1.0,
-        finetuned, np.empty(1), np.empty(1),
+        row, col, half, 0.5, np.ones(1, dtype=bool), klass, table, table, table, np.ones(1),
+        1.0, finetuned, np.empty(1), np.empty(1),
     )  # fmt: skip
-    book_developers(row, col, np.ones(1), np.ones(1), 1.0, segment, 0, lab, 0, 1)
+    book_developers(row, col, np.ones(1), np.ones(1), 1.0, segment, 0, lab, 0, 1, row)

@@ -15,11 +15,17 @@ from typing import Any
 import mesa
 import numpy as np
 
+from openweight_sim.demand_classes import BAND_CUTS, ClassArrays
 from openweight_sim.hosts import HostingProvider
 from openweight_sim.meta_payoff import consolidates
 from openweight_sim.options import NO_CHOICE, OUTSIDE
 from openweight_sim.records import QuarterRecord
-from openweight_sim.releases import Release, generation_quality
+from openweight_sim.releases import (
+    Release,
+    coding_from_general,
+    coding_offsets,
+    generation_quality,
+)
 from openweight_sim.scenario import TIERS, Scenario, quarter_index, quarter_label
 from openweight_sim.scenario import Lab as LabSpec
 
@@ -127,29 +133,60 @@ class Lab(mesa.Agent):
             noise=noise,
         )
         top += model.config.technology.reasoning_bonus if spec.reasoning else 0.0
-        gap = model.config.technology.tier_gap
+        tech = model.config.technology
+        gap = tech.tier_gap
         open_tiers = self.open_tiers()
+        coding_offset = self.coding_offset()
         out = []
         for tier in spec.tiers:
-            total = getattr(spec.total_params_b, tier)
-            active = total / getattr(spec.moe_leverage, tier)
+            quality = top - (getattr(gap, tier) - gap.frontier)
             is_open = tier in open_tiers
-            out.append(
-                model.releases.new(
-                    lab=self.key,
-                    name=f"{spec.name} {tier} {quarter_label(q)}",
-                    quarter=q,
-                    tier=tier,
-                    quality=top - (getattr(gap, tier) - gap.frontier),
-                    total_b=total,
-                    active_b=active,
-                    open_weights=is_open,
-                    license=spec.license if is_open else "proprietary",
-                    origin=spec.origin,
-                    reasoning=spec.reasoning,
+            # A hybrid lab keeps its closed line beside the open one (Gemini Flash beside
+            # Gemma): a closed model in every tier, and an open sibling a little below it.
+            lines = [(False, quality)]
+            if is_open:
+                sibling = quality - tech.open_line_gap
+                lines = (
+                    [(False, quality), (True, sibling)]
+                    if self.policy == "hybrid"
+                    else [(True, quality)]
                 )
-            )
+            for open_weights, q_line in lines:
+                out.append(self._new_release(q, tier, q_line, open_weights, coding_offset))
         return out
+
+    def _new_release(
+        self, q: int, tier: str, quality: float, open_weights: bool, coding_offset: float
+    ) -> Release:
+        """Register one rule-generated release of this lab (one tier, one line)."""
+        spec = self.spec
+        total = getattr(spec.total_params_b, tier)
+        suffix = " open" if open_weights and self.policy == "hybrid" else ""
+        return self.model.releases.new(
+            lab=self.key,
+            name=f"{spec.name} {tier}{suffix} {quarter_label(q)}",
+            quarter=q,
+            tier=tier,
+            quality=quality,
+            total_b=total,
+            active_b=total / getattr(spec.moe_leverage, tier),
+            open_weights=open_weights,
+            license=spec.license if open_weights else "proprietary",
+            origin=spec.origin,
+            reasoning=spec.reasoning,
+            coding=coding_from_general(quality) + coding_offset,
+        )
+
+    def coding_offset(self) -> float:
+        """Coding Elo of future releases above the general-to-coding mapping.
+
+        The scenario's ``coding_offset``, or the mean residual of the lab's measured
+        historical releases (:func:`openweight_sim.releases.coding_offsets`), else 0.
+        """
+        if self.spec.coding_offset is not None:
+            return self.spec.coding_offset
+        history = self.model.config.history
+        return coding_offsets(history).get(self.key, 0.0) if history else 0.0
 
     def record_release(self, release: Release) -> None:
         """Add a release to the catalogue and book its training cost."""
@@ -169,15 +206,24 @@ class Lab(mesa.Agent):
 
 
 class DeveloperPopulation:
-    """Developer state as a struct of numpy arrays (one row per developer).
+    """Developer state as a struct of numpy arrays: one row per developer *workload*.
 
-    Each simulated developer stands for ``population / count`` real developer firms
-    (``scale``), so token and money totals are in real-world units whatever the count.
+    A developer (a firm or team) runs one workload of each type in its segment's portfolio
+    (:meth:`~openweight_sim.scenario.Developers.segment_workloads`) and serves each with a
+    model of its choice: rows ``first_row[i] .. first_row[i] + n_rows[i] - 1`` are
+    developer ``i``'s workloads. Each simulated developer stands for ``population /
+    count`` real developer firms (``scale``), so token and money totals are in real-world
+    units whatever the count. Adoption is per developer (all its workloads adopt
+    together); choices, lock-in and prices are per workload.
 
     Attributes:
-        segment: segment index per developer.
-        adopted: has adopted LLMs (Bass diffusion).
-        base_tokens: tokens per quarter at 2023Q1 demand, millions.
+        count: number of developers; rows: number of workload rows.
+        firm: developer index of each row.
+        segment, workload, taste, band: each row's segment, workload type, taste type and
+            volume band; klass: its demand class (:class:`~openweight_sim.demand_classes.
+            ClassArrays`).
+        adopted: has adopted LLMs (Bass diffusion), per row (its developer's state).
+        base_tokens: tokens per quarter at 2023Q1 demand, millions, per row.
         tokens: this quarter's tokens, millions.
         choice: stable key of the current option, or NO_CHOICE / OUTSIDE.
         lab: lab index of the current (or last) model family, −1 if none.
@@ -185,47 +231,94 @@ class DeveloperPopulation:
         price_paid: price per M tokens of its current option.
     """
 
-    def __init__(self, scenario: Scenario, rng: np.random.Generator):
+    def __init__(self, scenario: Scenario, classes: ClassArrays, rng: np.random.Generator):
         dev = scenario.developers
         self.segment_names = list(dev.segments)
+        self.workload_names = list(dev.workloads)
         segs = list(dev.segments.values())
         n = dev.count
         self.count = n
         self.scale = dev.population / n
-        shares = np.array([s.share for s in segs])
         # Largest-remainder allocation: segment sizes are exact, not a random draw.
-        raw = shares * n
-        sizes = np.floor(raw).astype(int)
-        sizes[np.argsort(raw - sizes)[::-1][: n - sizes.sum()]] += 1
-        self.segment = np.repeat(np.arange(len(segs), dtype=np.int16), sizes)
-        median = np.array([s.tokens_m for s in segs])[self.segment]
-        sigma = np.array([s.tokens_sigma for s in segs])[self.segment]
-        self.base_tokens = median * np.exp(sigma * rng.standard_normal(n))
-        self.adopted = np.zeros(n, dtype=bool)
-        self.adopted[rng.permutation(n)[: round(dev.initial_adoption * n)]] = True
-        self.tokens = np.zeros(n)
-        self.choice = np.full(n, NO_CHOICE, dtype=np.int64)
-        self.lab = np.full(n, -1, dtype=np.int16)
-        self.finetuned = np.zeros(n, dtype=bool)
-        self.price_paid = np.full(n, np.nan)
+        seg_of = np.repeat(
+            np.arange(len(segs), dtype=np.int16), _allocate(np.array([s.share for s in segs]), n)
+        )
+        z = rng.standard_normal(n)
+        median = np.array([s.tokens_m for s in segs])[seg_of]
+        sigma = np.array([s.tokens_sigma for s in segs])[seg_of]
+        firm_tokens = median * np.exp(sigma * z)
+        band = np.searchsorted(np.array(BAND_CUTS), z).astype(np.int16)
+        taste = _assign_tastes(seg_of, np.array([t.share for t in dev.taste_types]), rng)
+        self.firm_adopted = np.zeros(n, dtype=bool)
+        self.firm_adopted[rng.permutation(n)[: round(dev.initial_adoption * n)]] = True
+        # workload rows, developer-major
+        portfolio = [
+            np.array([self.workload_names.index(w) for w in dev.segment_workloads(k)])
+            for k in dev.segments
+        ]
+        self.n_rows = np.array([portfolio[s].size for s in seg_of], dtype=np.int64)
+        self.first_row = np.concatenate([[0], np.cumsum(self.n_rows)[:-1]]).astype(np.int64)
+        self.firm = np.repeat(np.arange(n, dtype=np.int64), self.n_rows)
+        self.segment = seg_of[self.firm]
+        self.workload = np.concatenate([portfolio[s] for s in seg_of]).astype(np.int16)
+        self.taste = taste[self.firm]
+        self.band = band[self.firm]
+        self.klass = classes.index[self.segment, self.workload, self.taste, self.band].astype(
+            np.int64
+        )
+        volume = np.array([w.volume for w in dev.workloads.values()])
+        self.base_tokens = firm_tokens[self.firm] * volume[self.workload]
+        m = self.rows = int(self.firm.size)
+        self.adopted = self.firm_adopted[self.firm]
+        self.tokens = np.zeros(m)
+        self.choice = np.full(m, NO_CHOICE, dtype=np.int64)
+        self.lab = np.full(m, -1, dtype=np.int16)
+        self.finetuned = np.zeros(m, dtype=bool)
+        self.price_paid = np.full(m, np.nan)
 
     def adoption_fraction(self) -> float:
-        """Share of the population that has adopted LLMs."""
-        return float(self.adopted.mean())
+        """Share of the developers (not workloads) that has adopted LLMs."""
+        return float(self.firm_adopted.mean())
 
     def adopt(self, target_fraction: float, rng: np.random.Generator) -> int:
         """Bring adoption up to ``target_fraction`` by adopting random non-adopters."""
-        want = round(target_fraction * self.count) - int(self.adopted.sum())
+        want = round(target_fraction * self.count) - int(self.firm_adopted.sum())
         if want <= 0:
             return 0
-        idle = np.flatnonzero(~self.adopted)
+        idle = np.flatnonzero(~self.firm_adopted)
         new = rng.choice(idle, size=min(want, idle.size), replace=False)
-        self.adopted[new] = True
+        self.firm_adopted[new] = True
+        self.adopted = self.firm_adopted[self.firm]
         return int(new.size)
+
+    def rows_of(self, developer: int) -> slice:
+        """The workload rows of one developer."""
+        first = int(self.first_row[developer])
+        return slice(first, first + int(self.n_rows[developer]))
+
+
+def _allocate(shares: np.ndarray, n: int) -> np.ndarray:
+    """Largest-remainder allocation of ``n`` items by ``shares`` (exact sizes, no draw)."""
+    raw = shares / shares.sum() * n
+    sizes = np.floor(raw).astype(int)
+    sizes[np.argsort(raw - sizes, kind="stable")[::-1][: n - sizes.sum()]] += 1
+    return sizes
+
+
+def _assign_tastes(seg_of: np.ndarray, shares: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Taste type per developer: exact shares within each segment, in random order."""
+    taste = np.zeros(seg_of.size, dtype=np.int16)
+    if shares.size == 1:
+        return taste
+    for s in np.unique(seg_of):
+        members = np.flatnonzero(seg_of == s)
+        types = np.repeat(np.arange(shares.size, dtype=np.int16), _allocate(shares, members.size))
+        taste[members] = types[rng.permutation(members.size)]
+    return taste
 
 
 class Developer(mesa.Agent):
-    """A thin Mesa view onto one row of the :class:`DeveloperPopulation` arrays.
+    """A thin Mesa view onto one developer's rows of the :class:`DeveloperPopulation` arrays.
 
     The model is the market model: a view reads its ``developers`` and ``offers``.
     """
@@ -238,22 +331,34 @@ class Developer(mesa.Agent):
     def segment(self) -> str:
         """Segment name."""
         pop = self.model.developers
-        return pop.segment_names[pop.segment[self.row]]
+        return pop.segment_names[pop.segment[pop.first_row[self.row]]]
 
     @property
     def adopted(self) -> bool:
         """Whether the developer uses LLMs."""
-        return bool(self.model.developers.adopted[self.row])
+        return bool(self.model.developers.firm_adopted[self.row])
 
     @property
     def tokens(self) -> float:
-        """Tokens this quarter, millions."""
-        return float(self.model.developers.tokens[self.row])
+        """Tokens this quarter over all its workloads, millions."""
+        pop = self.model.developers
+        return float(pop.tokens[pop.rows_of(self.row)].sum())
+
+    @property
+    def choices(self) -> dict[str, str | None]:
+        """Name of the option serving each of its workloads (multi-homing)."""
+        pop = self.model.developers
+        rows = range(pop.rows_of(self.row).start, pop.rows_of(self.row).stop)
+        return {
+            pop.workload_names[pop.workload[r]]: self.model.offers.name(int(pop.choice[r]))
+            for r in rows
+        }
 
     @property
     def choice(self) -> str | None:
-        """Name of the current option (None if none, "outside" if not using an LLM)."""
-        return self.model.offers.name(int(self.model.developers.choice[self.row]))
+        """Name of the option serving its first workload (None if none, "outside" if no LLM)."""
+        pop = self.model.developers
+        return self.model.offers.name(int(pop.choice[pop.first_row[self.row]]))
 
 
 class AgentsByType(dict):

@@ -20,6 +20,7 @@ from openweight_sim.releases import REFERENCE_ELO, Release
 
 if TYPE_CHECKING:
     from openweight_sim.agents import DeveloperPopulation
+    from openweight_sim.demand_classes import ClassArrays
     from openweight_sim.options import Options
 
 NAN = float("nan")
@@ -56,7 +57,7 @@ def book_quarter(
     """
     scale = dev.scale
     # per-developer sums in one compiled pass (same order as np.bincount)
-    tokens, spend, e_tok, e_spend, on_focal = _kernels.book_developers(
+    tokens, spend, e_tok, e_spend, e_count, on_focal = _kernels.book_developers(
         choices.rows,
         choices.col,
         dev.tokens,
@@ -67,6 +68,7 @@ def book_quarter(
         dev.lab,
         focal_lab,
         opts.size,
+        dev.firm,
     )
     selfh = opts.self_hosted
     # Consumer surplus: nested-logit log-sum over each group, in utility/alpha units.
@@ -74,12 +76,13 @@ def book_quarter(
         demand.delta,
         np.where(selfh, 1.0, eq.prices),
         demand.alpha,
-        nest=opts.rid,
+        nest=opts.nest,
         sigma=nest_sigma,
         log_price=True,
         available=demand.available,
     )
     counts = np.bincount(groups.inverse, minlength=cs.size)
+    class_tokens, class_spend = _by_class(dev, choices, opts.size, demand.self_price.shape[0])
     return QuarterRecord(
         quarter=quarter,
         options=opts,
@@ -90,13 +93,77 @@ def book_quarter(
         serving_cost=np.where(selfh, spend, opts.cost * tokens),
         enterprise_tokens=e_tok,
         enterprise_spend=e_spend,
+        enterprise_workloads=e_count,
         focal_developers=int(on_focal),
         consumer_surplus=float((cs * counts).sum() * scale),
         pricing_converged=bool(eq.converged),
         pricing_iterations=int(eq.iterations),
         market_flags=market.quarter_flags(eq),
         offer_flags=market.offer_flags(eq),
+        class_tokens=class_tokens,
+        class_spend=class_spend,
     )
+
+
+def _by_class(
+    dev: DeveloperPopulation, choices: Choices, n_options: int, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tokens and spend per demand class and option (C×J), real-world units."""
+    on = choices.col >= 0
+    rows, col = choices.rows[on], choices.col[on]
+    cell = dev.klass[rows] * n_options + col
+    tok = dev.tokens[rows] * dev.scale
+    paid = np.nan_to_num(dev.price_paid[rows]) * tok
+    size = n_classes * n_options
+    shape = (n_classes, n_options)
+    return (
+        np.bincount(cell, weights=tok, minlength=size).reshape(shape),
+        np.bincount(cell, weights=paid, minlength=size).reshape(shape),
+    )
+
+
+def demand_rows(
+    record: QuarterRecord,
+    classes: ClassArrays,
+    segment_names: Sequence[str],
+    workload_names: Sequence[str],
+    lab_keys: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Who buys what: tokens and spend by segment, workload, taste type and what serves it.
+
+    One tidy row per (segment, workload, taste, lab, tier, kind, open weights) with tokens
+    this quarter (volume bands summed). Spend of a self-hosting row is the developers' own
+    cost, not market spend.
+    """
+    if record.class_tokens is None:
+        return []
+    opts = record.options
+    tiers = ("frontier", "mid", "small")
+    out: dict[tuple[Any, ...], list[float]] = {}
+    cls_i, col_i = np.nonzero(record.class_tokens > 0)
+    for c, j in zip(cls_i.tolist(), col_i.tolist(), strict=True):
+        key = (
+            segment_names[classes.segment[c]],
+            workload_names[classes.workload[c]],
+            int(classes.taste[c]),
+            lab_keys[opts.lab[j]],
+            tiers[opts.tier[j]],
+            KINDS[opts.kind[j]],
+            bool(opts.open[j]),
+        )
+        acc = out.setdefault(key, [0.0, 0.0])
+        acc[0] += float(record.class_tokens[c, j])
+        acc[1] += float(record.class_spend[c, j])
+    names = ("segment", "workload", "taste", "lab", "tier", "kind", "open_weights")
+    return [
+        {
+            "quarter": record.quarter,
+            **dict(zip(names, key, strict=True)),
+            "tokens_m": tok,
+            "spend_usd": spend,
+        }
+        for key, (tok, spend) in out.items()
+    ]
 
 
 def gpt4_level_price(record: QuarterRecord) -> float:

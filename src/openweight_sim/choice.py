@@ -12,17 +12,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from openweight_sim import _kernels, market
-from openweight_sim.options import (
-    NO_CHOICE,
-    OUTSIDE,
-    Options,
-    SegmentArrays,
-    availability,
-    segment_utility,
-    switching_cost,
-)
+from openweight_sim.demand_classes import ClassArrays, availability, class_utility
+from openweight_sim.options import NO_CHOICE, OUTSIDE, Options, switching_cost
 from openweight_sim.records import Choices, DemandSystem, DeveloperGroups
-from openweight_sim.serving import self_host_price
+from openweight_sim.serving import self_host_price, self_host_variable_cost
 
 if TYPE_CHECKING:
     from openweight_sim.agents import DeveloperPopulation
@@ -34,12 +27,12 @@ def group_developers(
     dev: DeveloperPopulation,
     opts: Options,
     n_labs: int,
-    n_segments: int,
+    n_classes: int,
     n_keys: int,
     token_factor: float,
     everyone: bool = False,
 ) -> DeveloperGroups:
-    """Group developers by (segment, current option, current lab, fine-tuned).
+    """Group workload rows by (demand class, current option, current lab, fine-tuned).
 
     The group code space is small, so grouping is a counting pass, O(N), compiled
     (:func:`openweight_sim._kernels.group_developers`).
@@ -48,13 +41,13 @@ def group_developers(
         dev: the developer population.
         opts: this quarter's options.
         n_labs: number of labs.
-        n_segments: number of segments.
+        n_classes: number of demand classes.
         n_keys: number of option ids issued so far.
         token_factor: growth of tokens per developer since the start of the run.
         everyone: group the whole population (prospective demand, used for pricing
             before anyone has adopted) instead of the adopters; its rows do not choose.
     """
-    idx = np.arange(dev.count) if everyone else np.flatnonzero(dev.adopted)
+    idx = np.arange(dev.rows) if everyone else np.flatnonzero(dev.adopted)
     J = opts.size
     L = n_labs
     col_of_key = np.full(n_keys + 2, -1, dtype=np.int64)
@@ -64,12 +57,12 @@ def group_developers(
         idx,
         dev.choice,
         col_of_key,
-        dev.segment,
+        dev.klass,
         dev.lab,
         dev.finetuned,
         J,
         L,
-        n_segments * (J + 1) * (L + 1) * 2,
+        n_classes * (J + 1) * (L + 1) * 2,
         dev.base_tokens,
         token_factor,
     )
@@ -80,7 +73,7 @@ def group_developers(
         rows=idx,
         inverse=inverse,
         cur_col=cur_col,
-        seg=rest // (J + 1),
+        klass=rest // (J + 1),
         cur=rest % (J + 1) - 1,
         lab=g_lab,
         ft=(uniq % 2).astype(bool),
@@ -93,7 +86,7 @@ def group_developers(
 def demand_system(
     opts: Options,
     groups: DeveloperGroups,
-    seg: SegmentArrays,
+    cls: ClassArrays,
     params: Developers,
     ecosystem: np.ndarray,
     token_factor: float,
@@ -104,16 +97,15 @@ def demand_system(
     Args:
         opts: this quarter's options.
         groups: the developer groups.
-        seg: the segments' parameters.
+        cls: the demand classes' parameters.
         params: the scenario's developer parameters.
         ecosystem: ecosystem utility per lab.
         token_factor: growth of tokens per developer since the start of the run.
         scale: real developer firms per simulated developer.
     """
-    median = np.array([s.tokens_m for s in params.segments.values()]) * token_factor
-    self_price = self_host_price(opts, seg, opts.cost, median)
-    u_seg = segment_utility(opts, seg, ecosystem, self_price, params.self_host_overhead)
-    avail_seg = availability(opts, seg)
+    self_price = self_host_price(opts, cls, opts.cost, cls.band_tokens * token_factor)
+    u_cls = class_utility(opts, cls, ecosystem, self_price, params.self_host_overhead)
+    avail_cls = availability(opts, cls)
     switch = switching_cost(
         opts,
         groups.cur,
@@ -123,13 +115,15 @@ def demand_system(
         params.host_switching_cost,
         params.finetune_lock_in,
     )
-    g = groups.seg
+    g = groups.klass
     return DemandSystem(
-        delta=u_seg[g] - switch,
-        available=avail_seg[g],
-        alpha=seg.alpha[g],
+        delta=u_cls[g] - switch,
+        available=avail_cls[g],
+        alpha=cls.alpha[g],
         weight=groups.tokens * scale,
         self_price=self_price,
+        self_variable=self_host_variable_cost(opts, cls, opts.cost),
+        self_fixed=cls.self_host_fixed,
     )
 
 
@@ -148,7 +142,7 @@ def choose(
     A share ``reoptimize_rate`` of the rows re-chooses; a chooser draws an option from its
     group's nested-logit probabilities (or the outside option); some developers on a model
     fine-tune it, which locks them in. Each pays its option's price (self-hosting: its
-    segment's own cost) for this quarter's tokens, which respond slightly to price (F45).
+    own cost) for this quarter's tokens, which respond slightly to price (F45).
     The draws are made here, in this order, so that runs are reproducible; the per-row
     work is compiled (the categorical draw as in ``market.sample_choices``).
 
@@ -193,7 +187,7 @@ def choose(
         col,
     )
     tune = rng.random(int(np.count_nonzero(col >= 0)))
-    table, response = _price_table(opts, demand, eq, params.token_price_elasticity)
+    table, fixed, response = _price_table(opts, demand, eq, params.token_price_elasticity)
     # prospective-demand rows (not adopted) buy nothing: settle_quarter sets their col -1
     _kernels.settle_quarter(
         rows,
@@ -201,8 +195,9 @@ def choose(
         tune,
         float(params.finetune_rate),
         dev.adopted,
-        dev.segment,
+        dev.klass,
         table,
+        fixed,
         response,
         dev.base_tokens,
         token_factor,
@@ -215,16 +210,23 @@ def choose(
 
 def _price_table(
     opts: Options, demand: DemandSystem, eq: Equilibrium, elasticity: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Price paid and token response per segment and option column (S×(J+1)).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Price, fixed cost and token response per class and option column (C×(J+1)).
 
-    A self-hosting developer pays its segment's own cost, everyone else the market price;
-    this quarter's tokens respond to it with a small elasticity (F45). Column J (no option)
-    holds NaN price and zero response.
+    Everyone on a firm's option pays the market price; a self-hosting developer pays its
+    class's GPU cost per token plus its fixed engineering cost spread over its *own*
+    tokens (the kernel adds ``fixed / tokens``). Tokens respond to the price a class
+    expected with a small elasticity (F45) and scale with the model's tokens per task
+    (reasoning models emit more). Column J (no option) holds NaN price, zero fixed cost and
+    zero response.
     """
-    S, J = demand.self_price.shape[0], opts.size
-    table = np.full((S, J + 1), np.nan)
-    table[:, :J] = np.where(opts.self_hosted[None, :], demand.self_price, eq.prices[None, :])
-    response = np.zeros((S, J + 1))
-    response[:, :J] = np.power(table[:, :J], elasticity)
-    return table, response
+    C, J = demand.self_price.shape[0], opts.size
+    selfh = opts.self_hosted[None, :]
+    table = np.full((C, J + 1), np.nan)
+    table[:, :J] = np.where(selfh, demand.self_variable, eq.prices[None, :])
+    fixed = np.zeros((C, J + 1))
+    fixed[:, :J] = np.where(selfh, demand.self_fixed[:, None], 0.0)
+    expected = np.where(selfh, demand.self_price, eq.prices[None, :])
+    response = np.zeros((C, J + 1))
+    response[:, :J] = np.power(expected, elasticity) * opts.tokens_per_task[None, :]
+    return table, fixed, response

@@ -87,6 +87,17 @@ _ALL = (
         axis=USD_M_AXIS,
         log=True,
     ),
+    *(
+        Column(
+            f"price_closed_{tier}",
+            f"Closed {tier} price",
+            "USD/M",
+            title=f"Closed API price, {tier} tier (token-weighted mean)",
+            axis=USD_M_AXIS,
+            log=True,
+        )
+        for tier in ("frontier", "mid", "small")
+    ),
     Column(
         "price_open_hosted",
         "Hosted open price",
@@ -130,6 +141,55 @@ _ALL = (
         "Open share of spend",
         SHARE,
         title="Open-weight share of spend",
+        axis="Share of all spend (0–1)",
+    ),
+    Column(
+        "open_share_enterprise_workloads",
+        "Open share of enterprise tokens",
+        SHARE,
+        title="Open-weight share of enterprise tokens (F27, F51)",
+        axis="Share of enterprise tokens (0–1)",
+    ),
+    Column(
+        "enterprise_open_spend_share",
+        "Open share of enterprise API spend",
+        SHARE,
+        title="Open-weight share of enterprise API spend",
+        axis="Share of enterprise API spend (0–1)",
+    ),
+    Column(
+        "enterprise_spend_share_openai",
+        "Enterprise share: OpenAI",
+        SHARE,
+        title="OpenAI's share of enterprise API spend (F23, F25)",
+        axis="Share of enterprise API spend (0–1)",
+    ),
+    Column(
+        "enterprise_spend_share_anthropic",
+        "Enterprise share: Anthropic",
+        SHARE,
+        title="Anthropic's share of enterprise API spend (F24, F26)",
+        axis="Share of enterprise API spend (0–1)",
+    ),
+    Column(
+        "enterprise_spend_share_google",
+        "Enterprise share: Google",
+        SHARE,
+        title="Google's share of enterprise API spend (F49, F50)",
+        axis="Share of enterprise API spend (0–1)",
+    ),
+    Column(
+        "top_release_token_share",
+        "Largest release's token share",
+        SHARE,
+        title="Largest single release's share of all tokens",
+        axis="Share of all tokens (0–1)",
+    ),
+    Column(
+        "closed_frontier_spend_share",
+        "Closed frontier share of spend",
+        SHARE,
+        title="Closed labs' frontier-tier releases' share of spend",
         axis="Share of all spend (0–1)",
     ),
     Column(
@@ -219,6 +279,9 @@ SUMMARY = (
 
 KEY = (
     "price_closed",
+    "price_closed_frontier",
+    "price_closed_mid",
+    "price_closed_small",
     "price_open_hosted",
     "price_gpt4_level",
     "share_open_tokens",

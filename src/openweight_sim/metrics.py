@@ -62,8 +62,14 @@ class MarketState:
     gpu_price: float
 
 
+TIER_NAMES = ("frontier", "mid", "small")
+"""Tier names by tier code (the per-tier closed price columns)."""
+
 _PRICE_DEPENDENT = (
     "price_closed",
+    "price_closed_frontier",
+    "price_closed_mid",
+    "price_closed_small",
     "price_open_hosted",
     "price_self_host",
     "price_gpt4_level",
@@ -77,6 +83,11 @@ _PRICE_DEPENDENT = (
     "closed_gross_margin",
     "host_gross_margin",
     "open_share_enterprise_workloads",
+    "open_share_enterprise_workload_count",
+    "self_host_cost",
+    "enterprise_open_spend_share",
+    "top_release_token_share",
+    "closed_frontier_spend_share",
     "total_tokens",
     "total_spend",
     "closed_revenue",
@@ -93,6 +104,9 @@ class QuarterBook:
 
     quarter: str = ""
     price_closed: float = NAN
+    price_closed_frontier: float = NAN
+    price_closed_mid: float = NAN
+    price_closed_small: float = NAN
     price_open_hosted: float = NAN
     price_self_host: float = NAN
     price_gpt4_level: float = NAN
@@ -103,6 +117,7 @@ class QuarterBook:
     share_open_tokens_cn: float = NAN
     share_open_spend: float = NAN
     share_self_host_tokens: float = NAN
+    self_host_cost: float = 0.0
     quality_gap: float = NAN
     best_closed: float = NAN
     best_open: float = NAN
@@ -110,6 +125,10 @@ class QuarterBook:
     closed_gross_margin: float = NAN
     host_gross_margin: float = NAN
     open_share_enterprise_workloads: float = NAN
+    open_share_enterprise_workload_count: float = NAN
+    enterprise_open_spend_share: float = NAN
+    top_release_token_share: float = NAN
+    closed_frontier_spend_share: float = NAN
     total_tokens: float = 0.0
     total_spend: float = 0.0
     closed_revenue: float = 0.0
@@ -159,6 +178,7 @@ class QuarterBook:
         b.quality_gap = b.best_closed - b.best_open
         b.frontier = state.frontier
         b._enterprise(record, state)
+        b._concentration(record)
         b._token_shares(record, state)
         b.adopters = state.adopters
         b.adoption = state.adoption
@@ -208,15 +228,20 @@ class QuarterBook:
         selfh = kind == SELF_HOST
         openm = opts.open
         margin = spend - record.serving_cost
+        market = ~selfh  # what is paid to labs and hosts; self-hosting is the buyer's own cost
         self.total_tokens = float(Q.sum())
-        self.total_spend = float(spend.sum())
+        self.total_spend = float(spend[market].sum())
+        self.self_host_cost = float(spend[selfh].sum())
         self.closed_revenue = float(spend[closed].sum())
         self.price_closed = ratio(spend[closed].sum(), Q[closed].sum())
+        for code, tier in enumerate(TIER_NAMES):
+            in_tier = closed & (opts.tier == code)
+            setattr(self, f"price_closed_{tier}", ratio(spend[in_tier].sum(), Q[in_tier].sum()))
         self.price_open_hosted = ratio(spend[hosted].sum(), Q[hosted].sum())
         self.price_self_host = ratio(spend[selfh].sum(), Q[selfh].sum())
         self.share_open_tokens = ratio(Q[openm].sum(), Q.sum())
         self.share_open_tokens_cn = ratio(Q[openm & opts.cn].sum(), Q.sum())
-        self.share_open_spend = ratio(spend[openm].sum(), spend.sum())
+        self.share_open_spend = ratio(spend[openm & market].sum(), spend[market].sum())
         self.share_self_host_tokens = ratio(Q[selfh].sum(), Q.sum())
         self.closed_gross_margin = ratio(margin[closed].sum(), spend[closed].sum())
         self.host_gross_margin = ratio(margin[hosted].sum(), spend[hosted].sum())
@@ -254,6 +279,25 @@ class QuarterBook:
             s = e_spend[opts.api & (opts.lab == i)].sum()
             self.enterprise_spend_share_by_lab[lab_key] = ratio(s, api_spend)
         self.open_share_enterprise_workloads = ratio(e_tok[opts.open].sum(), e_tok.sum())
+        e_count = record.enterprise_workloads
+        self.open_share_enterprise_workload_count = ratio(e_count[opts.open].sum(), e_count.sum())
+        self.enterprise_open_spend_share = ratio(
+            e_spend[opts.api & opts.open].sum(), e_spend[opts.api].sum()
+        )
+
+    def _concentration(self, record: QuarterRecord) -> None:
+        """The largest release's share of all tokens; closed frontier releases' share of spend.
+
+        A release's tokens add up over all its options (its lab's API, every host, self-
+        hosting). The frontier-tier share counts API spend on closed labs' tier-0 releases.
+        """
+        opts, Q, spend = record.options, record.tokens, record.spend
+        if opts.size:
+            _, release = np.unique(opts.rid, return_inverse=True)
+            per_release = np.bincount(release, weights=Q)
+            self.top_release_token_share = ratio(per_release.max(), Q.sum())
+        frontier = (opts.kind == CLOSED_API) & (opts.tier == 0)
+        self.closed_frontier_spend_share = ratio(spend[frontier].sum(), spend.sum())
 
     def _token_shares(self, record: QuarterRecord, state: MarketState) -> None:
         """Token shares by lab and by lab origin."""

@@ -31,8 +31,9 @@ from mesa.experimental.scenarios import Scenario as MesaScenario
 
 from openweight_sim import _kernels, market
 from openweight_sim.agents import AgentsByType, Developer, DeveloperPopulation, Lab
-from openweight_sim.booking import book_quarter, gpt4_level_price, offer_rows
+from openweight_sim.booking import book_quarter, demand_rows, gpt4_level_price, offer_rows
 from openweight_sim.choice import choose, demand_system, group_developers
+from openweight_sim.demand_classes import ClassArrays
 from openweight_sim.hosts import HostingProvider, enter, entry_candidates, expected_profit, retire
 from openweight_sim.meta_payoff import PayoffHistory, PayoffTerms, meta_payoff
 from openweight_sim.metrics import (
@@ -45,13 +46,18 @@ from openweight_sim.metrics import (
 from openweight_sim.options import (
     OfferCatalogue,
     Options,
-    SegmentArrays,
     build_options,
     quarter_options,
 )
 from openweight_sim.pricing import quarter_prices
 from openweight_sim.records import Choices, DemandSystem, DeveloperGroups, QuarterRecord
-from openweight_sim.releases import Release, Releases, best_qualities, history_by_quarter
+from openweight_sim.releases import (
+    Release,
+    Releases,
+    best_qualities,
+    historical_coding,
+    history_by_quarter,
+)
 from openweight_sim.scenario import Scenario, load_scenario, quarter_index, quarter_label
 from openweight_sim.serving import ServingConditions
 
@@ -61,6 +67,11 @@ LINES = ("open", "closed")
 """A lab's two product lines per tier: open weights and closed (API-only) models."""
 VIEWS_UP_TO = 50_000
 """Largest population for which ``Developer`` views exist by default (built on first use)."""
+
+
+def _two_lines(lab: Lab, tier: str) -> bool:
+    """Whether a lab runs an open and a closed line in a tier (a hybrid's open tiers)."""
+    return lab.policy == "hybrid" and tier in lab.open_tiers()
 
 
 def _line(release: Release) -> str:
@@ -142,10 +153,10 @@ class OpenWeightMarket(mesa.Model):
             for i, (k, spec) in enumerate(sc.hosts.items())
         }
         self.host_index = {k: i for i, k in enumerate(self.hosts)}
-        self.segments = SegmentArrays.from_scenario(sc)
+        self.classes = ClassArrays.from_scenario(sc)
         segments = list(sc.developers.segments.values())
         self.enterprise_segment = next((i for i, s in enumerate(segments) if s.enterprise), -1)
-        self.developers = DeveloperPopulation(sc, self.rng)
+        self.developers = DeveloperPopulation(sc, self.classes, self.rng)
         views = sc.developers.count <= VIEWS_UP_TO if developer_agents is None else developer_agents
         # Mesa 3 keeps its agents-by-type registry in ``_agents_by_type`` (a dict it looks
         # types up in); ours is that dict, with the developer views pending.
@@ -194,6 +205,7 @@ class OpenWeightMarket(mesa.Model):
         self.record: QuarterRecord | None = None
         self.book = QuarterBook.empty()
         self.offer_records: list[dict[str, Any]] = []
+        self.demand_records: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ helpers
 
@@ -247,9 +259,10 @@ class OpenWeightMarket(mesa.Model):
             if q == self.history_end + 1 and self.releases:
                 closed = [r.quality for r in self.releases.values() if not r.open_weights]
                 self.frontier = max([self.frontier, *closed])
-            # A rule-generated generation has one model per tier and supersedes both lines.
+            # A rule-generated release supersedes its own line where the lab runs two (a
+            # hybrid's open tiers: Gemma beside Gemini Flash) and both lines elsewhere.
             new = [
-                (rel, _line(rel), LINES)
+                (rel, _line(rel), (_line(rel),) if _two_lines(lab, rel.tier) else LINES)
                 for lab in self.labs.values()
                 for rel in lab.release(q, self.frontier)
             ]
@@ -298,6 +311,7 @@ class OpenWeightMarket(mesa.Model):
                 reasoning=bool(row.reasoning),
                 vision=bool(row.vision),
                 historical=True,
+                coding=historical_coding(row.lab, row.name, float(row.quality)),
             )
             new.append((rel, line, replaces))
         return new
@@ -324,7 +338,14 @@ class OpenWeightMarket(mesa.Model):
             releases = [o.release for o in items]
             cost = self.serving().costs(releases, efficiency, gpu_factor) * multiplier
         mau = {k: lab.spec.mau_threshold for k, lab in self.labs.items()}
-        return build_options(items, mau, cost, len(self.labs))
+        return build_options(
+            items,
+            mau,
+            cost,
+            len(self.labs),
+            reasoning_token_factor=self.config.technology.reasoning_token_factor,
+            closed_frontier_nest=self.config.pricing.closed_frontier_nest,
+        )
 
     def _ecosystem(self) -> np.ndarray:
         """Ecosystem utility per lab: weight × ln(1 + 100 × share of adopters on its family).
@@ -347,7 +368,7 @@ class OpenWeightMarket(mesa.Model):
             self.developers,
             opts,
             len(self.labs),
-            self.segments.alpha.size,
+            self.classes.size,
             len(self.offers),
             self._token_factor(),
             everyone=everyone,
@@ -358,7 +379,7 @@ class OpenWeightMarket(mesa.Model):
         return demand_system(
             opts,
             groups,
-            self.segments,
+            self.classes,
             self.config.developers,
             self._ecosystem(),
             self._token_factor(),
@@ -478,7 +499,7 @@ class OpenWeightMarket(mesa.Model):
             best_closed=self.best_closed,
             best_open=self.best_open,
             price_gpt4_level=self.price_gpt4_level,
-            adopters=float(dev.adopted.sum() * dev.scale),
+            adopters=float(dev.firm_adopted.sum() * dev.scale),
             adoption=dev.adoption_fraction(),
             gpu_price=self.gpu_price,
         )
@@ -518,6 +539,12 @@ class OpenWeightMarket(mesa.Model):
         self.offer_records.extend(
             offer_rows(record, list(self.labs), list(self.hosts), self.releases)
         )
+        dev = self.developers
+        self.demand_records.extend(
+            demand_rows(
+                record, self.classes, dev.segment_names, dev.workload_names, list(self.labs)
+            )
+        )
         self.datacollector.collect(self)
         self._grow_demand()
         self.q += 1
@@ -544,6 +571,16 @@ class OpenWeightMarket(mesa.Model):
 
         return pd.DataFrame(self.offer_records)
 
+    def demand_frame(self):
+        """Who buys what: tokens and spend per quarter by segment, workload, taste and server.
+
+        One row per (quarter, segment, workload, taste type, lab, tier, option kind, open
+        weights); see :func:`openweight_sim.booking.demand_rows`.
+        """
+        import pandas as pd
+
+        return pd.DataFrame(self.demand_records)
+
     def labs_frame(self):
         """Per-lab, per-quarter table."""
         df = self.datacollector.get_agenttype_vars_dataframe(Lab)
@@ -565,6 +602,7 @@ class OpenWeightMarket(mesa.Model):
                 "name": r.name,
                 "tier": r.tier,
                 "quality": r.quality,
+                "coding": r.coding,
                 "total_params_b": r.total_b,
                 "active_params_b": r.active_b,
                 "moe_leverage": r.leverage,

@@ -3,9 +3,9 @@
 An *option* is a release reached one way: a lab's own API (closed model, or the lab's
 API for its open model), a third-party host serving open weights, or self-hosting the
 open weights. All options of one release form a nest (close substitutes); closed
-releases are singleton nests. Utilities per segment and the switching costs of groups
-of identical developers are computed here, vectorised, for the pricing and choice
-phases.
+releases are singleton nests (or share one nest, for the closed frontier tier, when the
+scenario says so). The switching costs of groups of identical developers are computed
+here, vectorised; the demand classes' utilities are in :mod:`openweight_sim.demand_classes`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from openweight_sim.releases import REFERENCE_ELO, Release
-from openweight_sim.scenario import Scenario
+from openweight_sim.releases import Release, coding_from_general
 
 if TYPE_CHECKING:
     from openweight_sim.scenario import Host, Lab
@@ -73,6 +72,12 @@ class Options:
         rid: release id; lab / host: indices (host −1 unless HOSTED).
         firm: pricing firm (labs 0..L−1, hosts L.., self-host options unique ids).
         quality, cost: Elo and marginal serving cost (USD/M tokens; self-host: GPU cost).
+        coding: coding/agentic capability, Elo (the release's second capability domain).
+        tokens_per_task: tokens a task takes on the option's model relative to a standard
+            model (reasoning models emit more).
+        nest: nest id of each option: its release (the lab's API, hosts and self-hosting of
+            one model are close substitutes), or one shared nest for the closed frontier
+            APIs when ``pricing.closed_frontier_nest``.
         open, cn, community, research: release flags.
         brand: utility constant (lab + host).
         tier: tier code (0 frontier, 1 mid, 2 small).
@@ -97,6 +102,9 @@ class Options:
     tier: np.ndarray
     mau_threshold: np.ndarray
     active_b: np.ndarray
+    coding: np.ndarray
+    tokens_per_task: np.ndarray
+    nest: np.ndarray
     names: list[str] = field(default_factory=list)
 
     @property
@@ -120,6 +128,9 @@ def build_options(
     mau_threshold: Mapping[str, float],
     cost: np.ndarray,
     n_labs: int,
+    *,
+    reasoning_token_factor: float = 1.0,
+    closed_frontier_nest: bool = False,
 ) -> Options:
     """Assemble :class:`Options` (struct of arrays) from the quarter's options.
 
@@ -128,12 +139,21 @@ def build_options(
         mau_threshold: community-licence MAU threshold per lab id.
         cost: marginal serving cost per option, USD per M tokens.
         n_labs: number of labs (hosts' pricing-firm ids follow the labs').
+        reasoning_token_factor: tokens per task of a reasoning model vs a standard one.
+        closed_frontier_nest: put every closed frontier-tier API in one shared nest.
     """
     rels = [o.release for o in items]
+    kind = np.array([o.kind for o in items], dtype=np.int8)
+    rid = np.array([r.rid for r in rels], dtype=np.int64)
+    tier = np.array([TIER_CODE[r.tier] for r in rels], dtype=np.int8)
+    nest = rid.copy()
+    if closed_frontier_nest:
+        # one id no release has: frontier closed APIs are close substitutes for each other
+        nest[(kind == CLOSED_API) & (tier == 0)] = -1
     opts = Options(
         key=np.array([o.key for o in items], dtype=np.int64),
-        kind=np.array([o.kind for o in items], dtype=np.int8),
-        rid=np.array([r.rid for r in rels], dtype=np.int64),
+        kind=kind,
+        rid=rid,
         lab=np.array([o.lab for o in items], dtype=np.int64),
         host=np.array([o.host for o in items], dtype=np.int64),
         firm=np.zeros(len(items), dtype=np.int64),
@@ -144,9 +164,17 @@ def build_options(
         community=np.array([r.license == "community" for r in rels], dtype=bool),
         research=np.array([r.license == "research" for r in rels], dtype=bool),
         brand=np.array([o.brand for o in items], dtype=float),
-        tier=np.array([TIER_CODE[r.tier] for r in rels], dtype=np.int8),
+        tier=tier,
         mau_threshold=np.array([mau_threshold.get(r.lab, np.inf) for r in rels], dtype=float),
         active_b=np.array([r.active_b for r in rels], dtype=float),
+        coding=np.array(
+            [r.coding if r.coding == r.coding else coding_from_general(r.quality) for r in rels],
+            dtype=float,
+        ),
+        tokens_per_task=np.array(
+            [reasoning_token_factor if r.reasoning else 1.0 for r in rels], dtype=float
+        ),
+        nest=nest,
         names=[o.name for o in items],
     )
     assign_firms(opts, n_labs)
@@ -202,7 +230,8 @@ def quarter_options(
 ) -> list[Option]:
     """Every way to use each active release this quarter, in column order.
 
-    Per release (by id): the lab's API if it runs one; for open weights, each host that
+    Per release (by id): the lab's API if it runs one (for open weights, only if it sells
+    them per token: ``open_api``); for open weights, each host that
     serves it (or is testing entry: ``candidates`` holds (host index, release id)), then
     self-hosting.
 
@@ -218,7 +247,7 @@ def quarter_options(
     out: list[Option] = []
     for rel in releases:
         li, spec = lab_of[rel.lab]
-        if spec.first_party_api:
+        if spec.first_party_api and (spec.open_api or not rel.open_weights):
             kind = OPEN_API if rel.open_weights else CLOSED_API
             out.append(
                 Option(
@@ -265,87 +294,6 @@ def quarter_options(
             )
         )
     return out
-
-
-@dataclass
-class SegmentArrays:
-    """Per-segment parameters as arrays of length S (population-wide multipliers applied)."""
-
-    alpha: np.ndarray
-    beta_quality: np.ndarray
-    cn_aversion: np.ndarray
-    requires_self_host: np.ndarray
-    mau: np.ndarray
-    self_host_fixed: np.ndarray
-    self_host_util: np.ndarray
-    api_constant: np.ndarray
-    open_constant: np.ndarray
-    outside: np.ndarray
-    noncommercial: np.ndarray
-
-    @classmethod
-    def from_scenario(cls, scenario: Scenario) -> SegmentArrays:
-        """Read the segments of a scenario."""
-        dev = scenario.developers
-        segs = list(dev.segments.values())
-
-        def arr(attr: str) -> np.ndarray:
-            return np.array([getattr(s, attr) for s in segs], dtype=float)
-
-        return cls(
-            alpha=arr("price_sensitivity") * dev.price_sensitivity,
-            beta_quality=arr("quality_sensitivity") * dev.quality_sensitivity,
-            cn_aversion=arr("cn_aversion") * dev.cn_aversion,
-            requires_self_host=np.array([s.requires_self_host for s in segs]),
-            mau=arr("mau"),
-            self_host_fixed=arr("self_host_fixed_usd"),
-            self_host_util=arr("self_host_utilization"),
-            api_constant=arr("api_constant"),
-            open_constant=arr("open_constant"),
-            outside=arr("outside_utility"),
-            noncommercial=np.array([s.noncommercial for s in segs], dtype=bool),
-        )
-
-
-def availability(opts: Options, seg: SegmentArrays) -> np.ndarray:
-    """Which options each segment may use (S×J).
-
-    Residency needs rule out every API (self-hosting only); a segment whose products
-    have at least the community licence's MAU threshold may not use those weights;
-    research-licensed weights are for non-commercial segments only.
-    """
-    blocked = seg.requires_self_host[:, None] & opts.api[None, :]
-    blocked |= (seg.mau[:, None] >= opts.mau_threshold[None, :]) & opts.community[None, :]
-    blocked |= ~seg.noncommercial[:, None] & opts.research[None, :]
-    return ~blocked
-
-
-def segment_utility(
-    opts: Options,
-    seg: SegmentArrays,
-    ecosystem: np.ndarray,
-    self_price: np.ndarray,
-    self_host_overhead: float,
-) -> np.ndarray:
-    """Mean utility net of price for strategic options, including it for self-hosting (S×J).
-
-    u = β_q·(quality − 1186)/100 + brand + ecosystem(lab) − aversion·CN + API constant
-        + open constant·open
-        − overhead·self-host − outside utility; self-hosting also − α·ln(own cost),
-    since its price is the developer's own cost rather than a firm's choice.
-    """
-    q = (opts.quality - REFERENCE_ELO) / 100.0
-    u = seg.beta_quality[:, None] * q[None, :]
-    u = u + (opts.brand + ecosystem[opts.lab])[None, :]
-    u = u - seg.cn_aversion[:, None] * opts.cn[None, :]
-    u = u + seg.api_constant[:, None] * opts.api[None, :]
-    u = u + seg.open_constant[:, None] * opts.open[None, :]
-    u = u - self_host_overhead * opts.self_hosted[None, :]
-    u = u - seg.outside[:, None]
-    sh = opts.self_hosted
-    if sh.any():
-        u[:, sh] -= seg.alpha[:, None] * np.log(self_price[:, sh])
-    return u
 
 
 def switching_cost(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from openweight_sim import market
-from openweight_sim.options import CLOSED_API, Options
+from openweight_sim.options import CLOSED_API, HOSTED, OPEN_API, Options
 from openweight_sim.records import DemandSystem
 
 if TYPE_CHECKING:
@@ -25,18 +25,46 @@ def solver_cost(opts: Options) -> np.ndarray:
     return np.where(opts.self_hosted, 1.0, opts.cost)
 
 
-def ownership_matrix(opts: Options, closed_conduct: float) -> np.ndarray | None:
-    """Which options' profits each firm weighs (J×J); None: each firm its own options.
+def pricing_firms(opts: Options, tier_conduct: float) -> np.ndarray:
+    """Who sets each option's price: a lab (or, below full conduct, its tier's division).
+
+    With ``tier_conduct`` < 1 a lab's API options of different tiers are priced by
+    separate divisions (ids ``3·lab + tier``); hosts keep their own ids (after every
+    division's), self-hosting its negative ids. At 1 the lab prices all its tiers jointly.
+    """
+    if tier_conduct >= 1.0:
+        return opts.firm
+    lab_api = (opts.kind == CLOSED_API) | (opts.kind == OPEN_API)
+    division = np.where(lab_api, 3 * opts.lab + opts.tier, opts.firm)
+    hosted = opts.kind == HOSTED
+    # a host's firm id is (number of labs + host index): move it past every division
+    division[hosted] = 2 * (opts.firm[hosted] - opts.host[hosted]) + opts.firm[hosted]
+    return division
+
+
+def ownership_matrix(
+    opts: Options, closed_conduct: float, tier_conduct: float = 1.0
+) -> np.ndarray | None:
+    """Which options' profits each pricing firm weighs (J×J); None: each firm its own options.
 
     With ``closed_conduct`` > 0, closed labs also weigh each other's closed APIs by that
-    weight (partial collusion among closed labs).
+    weight (partial collusion among closed labs). With 0 < ``tier_conduct`` < 1, a lab's
+    tier divisions weigh each other's profits by that weight (partial internalisation of
+    cannibalisation between a lab's own tiers).
     """
-    if closed_conduct <= 0:
+    partial_tiers = 0.0 < tier_conduct < 1.0
+    if closed_conduct <= 0 and not partial_tiers:
         return None
-    closed = opts.kind == CLOSED_API
-    ownership = (opts.firm[:, None] == opts.firm[None, :]).astype(float)
-    rivals = closed[:, None] & closed[None, :] & (ownership == 0)
-    ownership[rivals] = closed_conduct
+    firm = pricing_firms(opts, tier_conduct)
+    ownership = (firm[:, None] == firm[None, :]).astype(float)
+    if partial_tiers:
+        lab_api = (opts.kind == CLOSED_API) | (opts.kind == OPEN_API)
+        sibling = lab_api[:, None] & lab_api[None, :] & (opts.lab[:, None] == opts.lab[None, :])
+        ownership[sibling & (ownership == 0)] = tier_conduct
+    if closed_conduct > 0:
+        closed = opts.kind == CLOSED_API
+        rivals = closed[:, None] & closed[None, :] & (opts.lab[:, None] != opts.lab[None, :])
+        ownership[rivals] = closed_conduct
     return ownership
 
 
@@ -70,13 +98,13 @@ def quarter_prices(
         cost,
         demand.alpha,
         weight=demand.weight,
-        firm=opts.firm,
-        nest=opts.rid,
+        firm=pricing_firms(opts, pr.tier_conduct),
+        nest=opts.nest,
         sigma=pr.nest_sigma,
         log_price=True,
         available=demand.available,
         fixed=opts.self_hosted,
-        ownership=ownership_matrix(opts, pr.closed_conduct),
+        ownership=ownership_matrix(opts, pr.closed_conduct, pr.tier_conduct),
         tol=tol,
         max_iter=max_iter,
         price_cap=pr.price_cap,
@@ -108,7 +136,7 @@ def _adapt(
         demand.delta,
         prices,
         demand.alpha,
-        nest=opts.rid,
+        nest=opts.nest,
         sigma=pr.nest_sigma,
         log_price=True,
         available=demand.available & ~eq.withdrawn,

@@ -18,7 +18,7 @@ from openweight_sim.options import CLOSED_API, HOSTED, OPEN_API, Options
 
 @dataclass
 class DeveloperGroups:
-    """Developers grouped by (segment, current option, current lab, fine-tuned).
+    """Workload rows grouped by (demand class, current option, current lab, fine-tuned).
 
     Groups of identical developers share utilities, so pricing and choice probabilities are
     computed per group (G of them, a few hundred), not per developer.
@@ -27,7 +27,8 @@ class DeveloperGroups:
         rows: the developers grouped (adopters, or everyone for prospective demand).
         inverse: the group of each row.
         cur_col: each row's current option column (−1 if none).
-        seg, cur, lab, ft: per group, its segment, current column, current lab, fine-tuned.
+        klass, cur, lab, ft: per group, its demand class, current column, current lab,
+            fine-tuned.
         tokens: per group, its expected tokens this quarter (millions, simulated developers).
         choosers: which rows may choose this quarter (None: all); prospective-demand rows
             price the market before anyone has adopted but choose nothing.
@@ -36,7 +37,7 @@ class DeveloperGroups:
     rows: np.ndarray
     inverse: np.ndarray
     cur_col: np.ndarray
-    seg: np.ndarray
+    klass: np.ndarray
     cur: np.ndarray
     lab: np.ndarray
     ft: np.ndarray
@@ -53,7 +54,10 @@ class DemandSystem:
         available: which options each group may use.
         alpha: each group's price sensitivity.
         weight: each group's tokens in real-world units (the pricing weight).
-        self_price: each segment's own cost of self-hosting each option (S×J, NaN elsewhere).
+        self_price: each class's expected own cost of self-hosting each option, at its
+            typical volume (C×J, NaN elsewhere).
+        self_variable: each class's GPU cost of self-hosting each option (C×J, NaN elsewhere).
+        self_fixed: each class's fixed engineering cost of self-hosting, USD per quarter (C,).
     """
 
     delta: np.ndarray
@@ -61,6 +65,8 @@ class DemandSystem:
     alpha: np.ndarray
     weight: np.ndarray
     self_price: np.ndarray
+    self_variable: np.ndarray
+    self_fixed: np.ndarray
 
 
 @dataclass
@@ -96,11 +102,15 @@ class QuarterRecord:
         spend: developers' spend per option.
         serving_cost: serving cost of the tokens sold, per option.
         enterprise_tokens, enterprise_spend: the enterprise segment's share of the above.
-        focal_developers: simulated developers on the payoff lab's family (Meta's ecosystem).
+        enterprise_workloads: the enterprise segment's workload rows on each option.
+        focal_developers: simulated developers with at least one workload on the payoff lab's
+            family (Meta's ecosystem).
         consumer_surplus: developers' surplus, USD-equivalent.
         pricing_converged, pricing_iterations: the price equilibrium's solver outcome.
         market_flags: the quarter's impossible-market flags (``market.quarter_flags``).
         offer_flags: per-option impossible-market flags (``market.offer_flags``).
+        class_tokens, class_spend: tokens and spend per demand class and option (C×J): who
+            buys what (``booking.demand_rows``); None when not booked.
     """
 
     quarter: str
@@ -112,12 +122,15 @@ class QuarterRecord:
     serving_cost: np.ndarray
     enterprise_tokens: np.ndarray
     enterprise_spend: np.ndarray
+    enterprise_workloads: np.ndarray
     focal_developers: int
     consumer_surplus: float
     pricing_converged: bool
     pricing_iterations: int
     market_flags: dict[str, Any] = field(default_factory=dict)
     offer_flags: dict[str, list[bool]] = field(default_factory=dict)
+    class_tokens: np.ndarray | None = None
+    class_spend: np.ndarray | None = None
 
     def lab_api(self, lab: int) -> np.ndarray:
         """The options a lab sells through its own API (closed, or its open model's API)."""

@@ -21,6 +21,19 @@ from openweight_sim.scenario import quarter_index
 REFERENCE_ELO = 1186.0
 """Arena Elo of GPT-4-0314, the 'GPT-4 level' threshold (the quality scale's anchor)."""
 
+CODING_INTERCEPT, CODING_SLOPE = -238.4, 1.192
+"""The fixed general-to-coding mapping: coding Elo = −238.4 + 1.192 × Arena Elo.
+
+A standardised-major-axis line of Arena's 2024 coding Elo on its overall Elo over 42
+models (data/release_capabilities.md, "The mapping rule", tier 4); not a calibration
+parameter.
+"""
+
+
+def coding_from_general(quality: float) -> float:
+    """Coding Elo that the general (Arena) Elo maps to (the fixed rule above)."""
+    return CODING_INTERCEPT + CODING_SLOPE * quality
+
 
 @dataclass(frozen=True, slots=True)
 class Release:
@@ -32,7 +45,9 @@ class Release:
         name: model name.
         quarter: absolute quarter index of the release.
         tier: frontier, mid or small.
-        quality: Arena-Elo-like quality.
+        quality: Arena-Elo-like quality (general capability).
+        coding: coding/agentic capability on the Arena Elo scale (data/release_capabilities.csv
+            for historical releases; the mapping plus the lab's offset for generated ones).
         total_b: total parameters, billions.
         active_b: active parameters per token, billions (MoE leverage = total/active).
         open_weights: weights downloadable.
@@ -57,6 +72,7 @@ class Release:
     reasoning: bool = False
     vision: bool = False
     historical: bool = False
+    coding: float = float("nan")
 
     @property
     def leverage(self) -> float:
@@ -107,6 +123,43 @@ def history_table(name: str = "releases_2023_2024") -> pd.DataFrame:
         df[col] = df[col].astype(str).str.lower().eq("true")
     df["quarter_index"] = df["quarter"].map(quarter_index)
     return df
+
+
+@cache
+def capability_table(name: str = "release_capabilities") -> pd.DataFrame:
+    """The coding capability of each historical release, indexed by (lab, name) (cached)."""
+    df = pd.read_csv(data_file(f"{name}.csv"))
+    df["judgement"] = df["judgement"].astype(str).str.lower().eq("true")
+    return df.set_index(["lab", "name"])
+
+
+@cache
+def coding_offsets(history: str = "releases_2023_2024") -> dict[str, float]:
+    """Each lab's mean coding residual over its *measured* historical releases.
+
+    The residual is a release's coding Elo minus what its general Elo maps to
+    (:func:`coding_from_general`); judgement rows are the mapping itself and are left out.
+    A lab with no measured release has no entry (offset 0). Anthropic's releases, for
+    example, code about 60 Elo better than their general Elo predicts, OpenAI's 2024
+    GPT-4o versions about 50 worse.
+    """
+    table = history_table(history)
+    caps = capability_table()
+    out: dict[str, list[float]] = {}
+    for row in table.itertuples():
+        key = (row.lab, row.name)
+        if key in caps.index and not caps.loc[key, "judgement"]:
+            resid = float(caps.loc[key, "coding_elo"]) - coding_from_general(float(row.quality))
+            out.setdefault(row.lab, []).append(resid)
+    return {lab: sum(v) / len(v) for lab, v in out.items()}
+
+
+def historical_coding(lab: str, name: str, quality: float) -> float:
+    """Coding Elo of a historical release (the table's value, or the mapping if absent)."""
+    caps = capability_table()
+    if (lab, name) in caps.index:
+        return float(caps.loc[(lab, name), "coding_elo"])
+    return coding_from_general(quality)
 
 
 @cache

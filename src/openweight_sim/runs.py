@@ -24,7 +24,7 @@ import pandas as pd
 from openweight_sim.scenario import Scenario, load_scenario
 from openweight_sim.seeds import spawn_seeds
 
-AGENT_TABLES = ("labs", "hosts", "offers", "releases")
+AGENT_TABLES = ("labs", "hosts", "offers", "releases", "demand")
 """Per-agent tables a run can return beside its quarters (``run`` writes every replication's)."""
 
 

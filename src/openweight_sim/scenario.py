@@ -112,6 +112,12 @@ class Lab(Strict):
     first_party_api: bool = Field(
         True, description="sells its own models (closed, and open ones) through its own API"
     )
+    open_api: bool = Field(
+        True,
+        description="also sells its open-weight releases per token through its own API "
+        "(only with first_party_api); false: its open weights reach buyers through hosts and "
+        "self-hosting only",
+    )
     frontier_lab: bool = Field(False, description="releases at the closed frontier's quality")
     release_interval: int = Field(4, ge=1, le=16, description="quarters between generations")
     stochastic_cadence: bool = Field(
@@ -144,6 +150,13 @@ class Lab(Strict):
     )
     serving_efficiency: float = Field(
         1.0, gt=0, le=20, description="own serving throughput multiplier (closed APIs)"
+    )
+    coding_offset: float | None = Field(
+        None,
+        ge=-300,
+        le=300,
+        description="coding Elo of future releases above the general-to-coding mapping; "
+        "null: the mean over the lab's measured historical releases",
     )
     training_cost_usd: TierMap = Field(description="training cost per release, USD")
     quality_response: float = Field(
@@ -232,6 +245,59 @@ class Segment(Strict):
     enterprise: bool = Field(
         False, description="the segment the enterprise columns report (API spend shares)"
     )
+    workloads: list[str] | None = Field(
+        None,
+        description="the workload types each developer of the segment runs (its portfolio); "
+        "null: every type in developers.workloads",
+    )
+
+
+class Workload(Strict):
+    """A type of work a developer serves with a model (docs/ODD.md, Demand: workloads).
+
+    A developer runs one workload of each type in its segment's portfolio and may serve
+    each with a different model (multi-homing). A task of the workload takes ``steps``
+    steps, each succeeding with probability logistic((Q − difficulty)/success_scale), where
+    Q = general_weight × general Elo + (1 − general_weight) × coding Elo of the model; the
+    buyer pays per successful task, so utility has α·steps·ln P(success).
+    """
+
+    volume: float = Field(
+        gt=0, le=100, description="tokens per quarter relative to the developer's base volume"
+    )
+    general_weight: float = Field(
+        1.0, ge=0, le=1, description="weight on general (Arena) capability; the rest on coding"
+    )
+    difficulty: float = Field(
+        1000.0, ge=0, le=3000, description="Elo at which one step succeeds half the time"
+    )
+    steps: float = Field(
+        0.0, ge=0, le=50, description="steps per task (errors compound); 0: success ignored"
+    )
+    success_scale: float = Field(
+        100.0, gt=0, le=1000, description="Elo per unit of the step-success logit"
+    )
+    quality_weight: float = Field(
+        1.0, ge=0, le=10, description="multiplies the segment's quality sensitivity"
+    )
+    price_weight: float = Field(
+        1.0, ge=0.25, le=4, description="multiplies the segment's price sensitivity"
+    )
+
+
+class TasteType(Strict):
+    """A discrete consumer type (random coefficients): multipliers on α and β per developer."""
+
+    share: float = Field(gt=0, le=1, description="share of each segment's developers")
+    price: float = Field(
+        1.0, ge=0.25, le=4, description="multiplies price sensitivity (bounded support)"
+    )
+    quality: float = Field(1.0, ge=0, le=10, description="multiplies quality sensitivity")
+
+
+def _default_workloads() -> dict[str, Workload]:
+    """One general workload: the first demand side (one model per developer, Arena Elo)."""
+    return {"general": Workload(volume=1.0)}
 
 
 class Developers(Strict):
@@ -259,6 +325,18 @@ class Developers(Strict):
     token_growth: float = Field(0.8, ge=-0.9, le=10, description="tokens per developer, per year")
     token_price_elasticity: float = Field(-0.06, ge=-3, le=0)
     self_host_overhead: float = Field(1.0, ge=0, le=20, description="utility cost of operating")
+    workloads: dict[str, Workload] = Field(
+        default_factory=_default_workloads,
+        description="workload types (docs/ODD.md, Demand: workloads)",
+        min_length=1,
+        max_length=8,
+    )
+    taste_types: list[TasteType] = Field(
+        default_factory=lambda: [TasteType(share=1.0)],
+        description="discrete taste types within every segment and workload",
+        min_length=1,
+        max_length=6,
+    )
     segments: dict[str, Segment]
 
     @model_validator(mode="after")
@@ -271,7 +349,24 @@ class Developers(Strict):
             raise ValueError(
                 f"segments: at most one may be the enterprise segment (got {enterprise})"
             )
+        for key, seg in self.segments.items():
+            for w in seg.workloads or ():
+                if w not in self.workloads:
+                    raise ValueError(
+                        f"segments.{key}.workloads: {w!r} is not a workload type "
+                        f"(known: {', '.join(self.workloads)})"
+                    )
+            if seg.workloads is not None and not seg.workloads:
+                raise ValueError(f"segments.{key}.workloads: needs at least one workload type")
+        taste = sum(t.share for t in self.taste_types)
+        if abs(taste - 1.0) > 1e-6:
+            raise ValueError(f"taste_types: shares must sum to 1 (got {taste:.6g})")
         return self
+
+    def segment_workloads(self, key: str) -> list[str]:
+        """The workload types a segment's developers run (its portfolio), in type order."""
+        chosen = self.segments[key].workloads
+        return [w for w in self.workloads if chosen is None or w in chosen]
 
 
 class Technology(Strict):
@@ -292,6 +387,16 @@ class Technology(Strict):
     tier_gap: EloMap = Field(description="Elo below the lab's frontier release, per tier")
     reasoning_bonus: float = Field(
         30.0, ge=0, le=300, description="Elo added to a generation with reasoning built in"
+    )
+    reasoning_token_factor: float = Field(
+        1.0, ge=1, le=20, description="tokens per task of a reasoning model vs a standard one"
+    )
+    open_line_gap: float = Field(
+        30.0,
+        ge=0,
+        le=500,
+        description="Elo a hybrid lab's rule-generated open model sits below its closed "
+        "model of the same tier",
     )
 
     @field_validator("gpu_price")
@@ -317,6 +422,17 @@ class Pricing(Strict):
     price_cap: float = Field(200.0, gt=0, le=1e5, description="choke price, USD per M tokens")
     entry_window: int = Field(
         2, ge=1, le=40, description="quarters after a release during which hosts consider it"
+    )
+    tier_conduct: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="weight a lab's tier division puts on its other tiers' profits (1: the "
+        "lab prices all tiers jointly; 0: each tier is priced by its own division)",
+    )
+    closed_frontier_nest: bool = Field(
+        False,
+        description="closed frontier-tier APIs of all labs compete within one nest (sigma)",
     )
 
 

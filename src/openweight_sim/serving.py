@@ -4,7 +4,7 @@ Three servers exist: a lab serving its own API, a third-party host, and a develo
 open weights on its own GPUs. All three pay the same GPU-time cost per token
 (:func:`openweight_sim.market.serving_cost`, where a mixture-of-experts model's total
 parameters slow it down); they differ in efficiency, GPU price and utilisation. Self-hosting
-adds the segment's own engineering cost, spread over its volume (:func:`self_host_price`).
+adds the developer's own engineering cost, spread over its own volume (:func:`self_host_price`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from openweight_sim.market import serving_cost
 from openweight_sim.releases import Release
 
 if TYPE_CHECKING:
-    from openweight_sim.options import Options, SegmentArrays
+    from openweight_sim.demand_classes import ClassArrays
+    from openweight_sim.options import Options
     from openweight_sim.scenario import Technology
 
 
@@ -67,25 +68,40 @@ class ServingConditions:
         return float(self.costs([release], np.array([efficiency]), np.array([gpu_factor]))[0])
 
 
-def self_host_price(
-    opts: Options, seg: SegmentArrays, gpu_cost_full_util: np.ndarray, median_tokens: np.ndarray
+def self_host_variable_cost(
+    opts: Options, cls: ClassArrays, gpu_cost_full_util: np.ndarray
 ) -> np.ndarray:
-    """Each segment's own cost of self-hosting each option, USD per M tokens (S×J).
+    """Each class's GPU cost of self-hosting each option, USD per M tokens (C×J).
 
-    GPU cost at the segment's utilisation plus its fixed engineering cost per quarter
-    spread over its volume. NaN for options that are not self-hosting.
+    The GPU cost at full utilisation divided by the class's own utilisation. NaN for
+    options that are not self-hosting.
+    """
+    out = np.full((cls.alpha.size, opts.size), np.nan)
+    sh = opts.self_hosted
+    if sh.any():
+        out[:, sh] = gpu_cost_full_util[sh][None, :] / cls.self_host_util[:, None]
+    return out
+
+
+def self_host_price(
+    opts: Options, cls: ClassArrays, gpu_cost_full_util: np.ndarray, tokens: np.ndarray
+) -> np.ndarray:
+    """Each class's own cost of self-hosting each option, USD per M tokens (C×J).
+
+    GPU cost at the class's utilisation plus its fixed engineering cost per quarter
+    spread over the class's typical volume (its volume band). This is the price a
+    developer *expects* when choosing; what it pays is the same formula at its own volume
+    (:func:`openweight_sim.choice.choose`). NaN for options that are not self-hosting.
 
     Args:
         opts: the quarter's options; ``opts.cost`` of a self-hosting option is its GPU cost
             at full utilisation.
-        seg: the segments' parameters (utilisation, engineering cost).
+        cls: the demand classes (utilisation, engineering cost).
         gpu_cost_full_util: GPU cost per option at full utilisation (usually ``opts.cost``).
-        median_tokens: each segment's median tokens per developer this quarter, millions.
+        tokens: each class's typical tokens per workload this quarter, millions.
     """
-    out = np.full((seg.alpha.size, opts.size), np.nan)
+    out = self_host_variable_cost(opts, cls, gpu_cost_full_util)
     sh = opts.self_hosted
     if sh.any():
-        gpu = gpu_cost_full_util[sh][None, :] / seg.self_host_util[:, None]
-        fixed = seg.self_host_fixed[:, None] / np.maximum(median_tokens[:, None], 1e-9)
-        out[:, sh] = gpu + fixed
+        out[:, sh] += cls.self_host_fixed[:, None] / np.maximum(tokens[:, None], 1e-9)
     return out

@@ -26,6 +26,10 @@ IN_SAMPLE_END = "2024Q4"
 
 FACT_COLUMNS = ["id", "metric", "period", "observed", "low", "high", "unit", "source", "note"]
 
+READINGS = ("primary", "secondary", "recalled")
+"""How a fact was read (optional ``read`` column): in the source itself, in a text quoting
+it, or from memory without a source text (recalled facts get wider bands)."""
+
 MODEL_COLUMN: dict[str, str] = {
     "price_gpt4_level": "price_gpt4_level",
     "price_open_hosted_70b": "price_open_hosted_70b",
@@ -34,6 +38,7 @@ MODEL_COLUMN: dict[str, str] = {
     "closed_small_price": "closed_small_price",
     "enterprise_spend_share_openai": "enterprise_spend_share_openai",
     "enterprise_spend_share_anthropic": "enterprise_spend_share_anthropic",
+    "enterprise_spend_share_google": "enterprise_spend_share_google",
     "open_share_enterprise_workloads": "open_share_enterprise_workloads",
     "h100_rental_usd_per_hour": "gpu_price",
 }
@@ -56,6 +61,11 @@ EXOGENOUS: frozenset[str] = frozenset({"h100_rental_usd_per_hour"})
 STRUCTURAL: frozenset[str] = frozenset({"quality_gap"})
 """Metrics fixed in-sample by the historical release table, not by behaviour."""
 
+BY_CONSTRUCTION: frozenset[str] = EXOGENOUS | STRUCTURAL
+"""Metrics that hold by construction (an input, or the replayed release table): shown on the
+scorecard and flagged ``by_construction``, never counted as evidence of behaviour, left out
+of the loss."""
+
 METRIC_LABELS: dict[str, str] = {
     "price_gpt4_level": "Cheapest price at GPT-4 level",
     "price_open_hosted_70b": "Hosted Llama 70B price (median host)",
@@ -64,6 +74,7 @@ METRIC_LABELS: dict[str, str] = {
     "closed_small_price": "Cheapest closed small model",
     "enterprise_spend_share_openai": "Enterprise API spend share: OpenAI",
     "enterprise_spend_share_anthropic": "Enterprise API spend share: Anthropic",
+    "enterprise_spend_share_google": "Enterprise API spend share: Google",
     "open_share_enterprise_workloads": "Open-model share of enterprise workloads",
     "h100_rental_usd_per_hour": "H100 rental price (input)",
 }
@@ -92,8 +103,9 @@ def load_facts(path: str | Path | None = None) -> pd.DataFrame:
         path: a facts CSV (default: the bundled one).
 
     Returns:
-        One row per fact with the columns of :data:`FACT_COLUMNS` plus ``column`` (the
-        simulated counterpart) and ``log_scale``, in file order.
+        One row per fact with the columns of :data:`FACT_COLUMNS` plus ``read`` (how it was
+        read; empty when the file has no such column), ``column`` (the simulated
+        counterpart), ``log_scale`` and ``by_construction``, in file order.
 
     Raises:
         ScenarioError: missing file, missing columns, an unknown metric, a fact outside
@@ -125,8 +137,15 @@ def load_facts(path: str | Path | None = None) -> pd.DataFrame:
             raise ScenarioError(
                 str(p), str(row.id), f"observed {row.observed} outside [{row.low}, {row.high}]"
             )
+    if "read" not in df.columns:
+        df["read"] = ""
+    df["read"] = df["read"].fillna("").astype(str)
+    bad = sorted(set(df["read"]) - {"", *READINGS})
+    if bad:
+        raise ScenarioError(str(p), "read", f"unknown reading(s): {', '.join(bad)}")
     for c in ("observed", "low", "high"):
         df[c] = df[c].astype(float)
     df["column"] = df["metric"].map(MODEL_COLUMN)
     df["log_scale"] = df["metric"].isin(LOG_SCALE)
+    df["by_construction"] = df["metric"].isin(BY_CONSTRUCTION)
     return df.reset_index(drop=True)

@@ -6,10 +6,13 @@ Two parts, both using only 2023Q1–2024Q4 data:
    candidate vector θ the model runs from 2023Q1 to 2024Q4 under ``R`` fixed seeds (common
    random numbers: the same seeds for every θ, so the objective is a deterministic function
    of θ) and the loss :func:`loss` compares the replication mean of each fact's simulated
-   counterpart with the observed value. The optimiser is a Latin-hypercube search over the
-   bounds followed by bounded Nelder–Mead from the best point found, both seeded; the
-   current scenario values are always the first point evaluated, so the fit never returns
-   anything worse than the values it started from.
+   counterpart with the observed value. The optimiser is CMA-ES on the unit cube of the
+   bounds (:mod:`~openweight_sim.calibration.search`), seeded from the run's
+   ``SeedSequence``; the current scenario values are the first point evaluated and the
+   first generation's mean, so the fit never returns anything worse than the values it
+   started from. Each generation is one parallel batch on a pool started once per fit
+   (:mod:`~openweight_sim.calibration.pool`). The best point is then re-scored on fresh
+   seeds.
 2. **Catch-up rates** (:func:`estimate_catch_up`): in-sample, releases replay the historical
    table, so a lab's ``catch_up`` cannot move any simulated fact before 2025. It is
    estimated directly from the table instead, by least squares on the model's own rule
@@ -25,8 +28,8 @@ The loss (documented in ``docs/calibration.md``): for fact ``i`` with observed v
   whose observed value sits on an edge of its band does not get a zero tolerance;
 - ``z = min(|d| / t, Z_CAP)``; a missing simulated value (no such product that quarter)
   counts as ``Z_CAP``;
-- ``loss = mean of z²`` over the facts that behaviour can move (the exogenous H100 rental
-  facts are left out).
+- ``loss = mean of z²`` over the facts that behaviour can move (the facts that hold by
+  construction, H100 rental prices and the replayed quality gap, are left out).
 
 ``|z| ≤ 1`` is exactly "within the band" unless the floor applies, so the loss measures
 the same thing as the scorecard, with a smooth penalty that grows with the size of a miss.
@@ -37,27 +40,25 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from openweight_sim.calibration.facts import EXOGENOUS, IN_SAMPLE_END, load_facts
-from openweight_sim.calibration.scorecard import scorecard, simulate, simulated_stats
+from openweight_sim.calibration.facts import BY_CONSTRUCTION, IN_SAMPLE_END, load_facts
+from openweight_sim.calibration.objective import Evaluation, Objective, scorecard_of
+from openweight_sim.calibration.pool import RunPool
+from openweight_sim.calibration.search import SIGMA0, cma_search, default_population
 from openweight_sim.releases import history_table
 from openweight_sim.scenario import Scenario, ScenarioError, get_dotted, load_scenario
-from openweight_sim.seeds import spawn_seeds
 
 Z_CAP = 4.0
 """Largest standardised miss a single fact can contribute (z² ≤ 16)."""
 
 FLOOR_FRACTION = 0.25
 """A side's tolerance is at least this fraction of the band's full width."""
-
-NM_STEPS = (0.15, 0.06, 0.025)
-"""Nelder–Mead restarts from the best point so far, with shrinking initial simplices."""
 
 CALIBRATION_COUNT = 3000
 """Developers per run while fitting (8 quarters at 3,000 developers take ~0.2 s)."""
@@ -81,6 +82,10 @@ class FreeParameter:
     log: bool = False
     targets: str = ""
 
+    def clamp(self, value: float) -> float:
+        """``value`` moved into ``[low, high]`` (a start outside the bounds starts on them)."""
+        return min(max(float(value), self.low), self.high)
+
     def to_unit(self, value: float) -> float:
         """Map a value in ``[low, high]`` to ``[0, 1]``."""
         v = min(max(float(value), self.low), self.high)
@@ -101,10 +106,12 @@ class FreeParameter:
 FREE_PARAMETERS: tuple[FreeParameter, ...] = (
     FreeParameter(
         "developers.price_sensitivity",
-        0.3,
+        0.9,
         5.0,
         log=True,
-        targets="price levels and markups (all price facts)",
+        targets="price levels and markups (all price facts); lower bound: below about 0.84 the "
+        "baseline's least price-sensitive class (enterprise, capability-led: 1.6 × 0.75) has "
+        "alpha <= 1, and with log price its sellers have no finite best response",
     ),
     FreeParameter(
         "developers.quality_sensitivity",
@@ -140,11 +147,17 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
         targets="Anthropic enterprise spend share (F24, F26)",
     ),
     FreeParameter(
+        "labs.google.brand",
+        -2.0,
+        3.0,
+        targets="Google enterprise spend share (F49, F50; recalled, wide bands)",
+    ),
+    FreeParameter(
         "developers.segments.enterprise.open_constant",
         -5.0,
-        2.0,
-        targets="open share of enterprise workloads (F27): enterprises' preference for "
-        "closed vendors",
+        0.0,
+        targets="open share of enterprise workloads (F27, F51): enterprises' preference for "
+        "closed vendors (bounded at <= 0: no positive enterprise taste for open weights)",
     ),
     FreeParameter(
         "developers.self_host_overhead",
@@ -195,109 +208,14 @@ def standardised_misses(card: pd.DataFrame) -> np.ndarray:
 
 
 def loss(card: pd.DataFrame) -> float:
-    """Mean squared standardised miss over the facts that behaviour can move."""
-    keep = ~card["metric"].isin(EXOGENOUS).to_numpy()
+    """Mean squared standardised miss over the facts that behaviour can move.
+
+    Facts that hold by construction (:data:`~openweight_sim.calibration.facts.BY_CONSTRUCTION`)
+    are left out: no parameter moves them.
+    """
+    keep = ~card["metric"].isin(BY_CONSTRUCTION).to_numpy()
     z = standardised_misses(card)[keep]
     return float(np.mean(z**2)) if z.size else 0.0
-
-
-@dataclass
-class Evaluation:
-    """One evaluation of the objective."""
-
-    index: int
-    phase: str
-    point: dict[str, float]
-    loss: float
-    within: int
-    seconds: float
-
-
-class Budget(Exception):
-    """Raised inside the optimiser when the evaluation budget is spent."""
-
-
-@dataclass
-class Objective:
-    """The deterministic calibration objective θ ↦ loss, with a trace and a budget.
-
-    Args:
-        scenario: the scenario whose free parameters are fitted.
-        params: the free parameters.
-        seeds: run seeds (common random numbers across evaluations).
-        facts: the in-sample facts.
-        overrides: overrides applied to every run (e.g. developer count, ``end``).
-        max_evals: evaluation budget; :class:`Budget` is raised when it is spent.
-        on_eval: called after every evaluation (progress bar).
-        run_options: how the replications run (``executor``, ``workers``, ``scheduler`` of
-            :func:`openweight_sim.runs.run_replications`); they never change the loss.
-    """
-
-    scenario: Scenario
-    params: Sequence[FreeParameter]
-    seeds: list[int]
-    facts: pd.DataFrame
-    overrides: Mapping[str, Any]
-    max_evals: int
-    on_eval: Callable[[Evaluation, Evaluation], None] | None = None
-    run_options: Mapping[str, Any] = field(default_factory=dict)
-    trace: list[Evaluation] = field(default_factory=list)
-    _cache: dict[tuple[float, ...], float] = field(default_factory=dict)
-
-    @property
-    def best(self) -> Evaluation:
-        """The best evaluation so far (ties: the earliest)."""
-        return min(self.trace, key=lambda e: (e.loss, e.index))
-
-    def point_of(self, unit: Sequence[float]) -> dict[str, float]:
-        """Parameter values of a point of the unit cube."""
-        return {p.path: p.from_unit(u) for p, u in zip(self.params, unit, strict=True)}
-
-    def evaluate_values(self, values: Mapping[str, float], phase: str) -> float:
-        """Run the replications at ``values`` and return the loss (cached by value)."""
-        key = tuple(values[p.path] for p in self.params)
-        if key in self._cache:
-            return self._cache[key]
-        if len(self.trace) >= self.max_evals:
-            raise Budget
-        t0 = time.perf_counter()
-        sim = simulate(
-            self.scenario,
-            overrides={**self.overrides, **values},
-            seeds=self.seeds,
-            **self.run_options,
-        )
-        card = pd.concat([self.facts, simulated_stats(sim, self.facts)], axis=1)
-        value = loss(card)
-        mean = card["simulated_mean"]
-        within = int((mean.notna() & (mean >= card["low"]) & (mean <= card["high"])).sum())
-        ev = Evaluation(
-            len(self.trace), phase, dict(values), value, within, time.perf_counter() - t0
-        )
-        self.trace.append(ev)
-        self._cache[key] = value
-        if self.on_eval is not None:
-            self.on_eval(ev, self.best)
-        return value
-
-    def __call__(self, unit: np.ndarray, phase: str = "nelder-mead") -> float:
-        """The objective on the unit cube (what the optimiser sees)."""
-        return self.evaluate_values(self.point_of(unit), phase)
-
-    def trace_frame(self) -> pd.DataFrame:
-        """The trace as a table: eval, phase, loss, within, seconds, one column per parameter."""
-        rows = [
-            {
-                "eval": e.index,
-                "phase": e.phase,
-                "loss": e.loss,
-                "within_tolerance": e.within,
-                "seconds": round(e.seconds, 3),
-                **e.point,
-            }
-            for e in self.trace
-        ]
-        return pd.DataFrame(rows)
 
 
 @dataclass
@@ -305,21 +223,30 @@ class FitResult:
     """What :func:`fit` found.
 
     Attributes:
-        start: the scenario's values of the free parameters before the fit.
+        start: the scenario's values of the free parameters before the fit, moved into the
+            bounds (``settings["scenario_values"]`` has them as they were).
         fitted: the best values found.
-        start_loss: loss at ``start``.
-        fitted_loss: loss at ``fitted``.
+        start_loss: loss at ``start`` (the fit's seeds).
+        fitted_loss: loss at ``fitted`` (the fit's seeds).
+        fresh_start_loss: loss at ``start`` on fresh seeds, never seen by the search.
+        fresh_loss: loss at ``fitted`` on the same fresh seeds (an honest estimate: the
+            fit's own loss is biased down by selecting on its seeds' noise).
         trace: every evaluation.
         catch_up: catch-up estimates from the historical table (lab path → estimate row).
-        settings: replications, seed, seeds, developer count, budget, duration.
+        cards: scorecards: ``start`` and ``fitted`` (the fit's seeds), ``fresh_start``
+            and ``fresh_fitted`` (the fresh seeds).
+        settings: replications, seeds, developer count, budget, optimiser settings.
     """
 
     start: dict[str, float]
     fitted: dict[str, float]
     start_loss: float
     fitted_loss: float
+    fresh_start_loss: float
+    fresh_loss: float
     trace: pd.DataFrame
     catch_up: pd.DataFrame
+    cards: dict[str, pd.DataFrame]
     settings: dict[str, Any]
 
 
@@ -377,22 +304,12 @@ def estimate_catch_up(scenario: Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _simplex(x0: np.ndarray, step: float) -> np.ndarray:
-    """An initial Nelder–Mead simplex: ``x0`` and one vertex per axis, ``step`` away inside [0, 1].
-
-    The objective is a step function of θ at fine resolution (discrete choices under fixed
-    random numbers), so the simplex starts large and restarts smaller.
-    """
-    n = x0.size
-    pts = [x0]
-    for i in range(n):
-        x = x0.copy()
-        x[i] = x[i] + step if x[i] + step <= 1.0 else x[i] - step
-        pts.append(x)
-    return np.vstack(pts)
-
-
 def _check_params(scenario: Scenario, params: Sequence[FreeParameter]) -> dict[str, float]:
+    """The scenario's values of the free parameters (4 significant digits).
+
+    Raises:
+        ScenarioError: a path that is not a number of the scenario.
+    """
     data = scenario.model_dump(mode="python")
     start = {}
     for p in params:
@@ -406,48 +323,108 @@ def _check_params(scenario: Scenario, params: Sequence[FreeParameter]) -> dict[s
     return start
 
 
-def _optimise(
+@dataclass(frozen=True)
+class FitSeeds:
+    """Every seed of a fit, spawned from its root ``SeedSequence``.
+
+    Children ``0..R−1`` are the run seeds (the same as
+    ``spawn_seeds(root, R)`` of :mod:`openweight_sim.seeds`, so the fit's runs are the
+    replications ``validate --seed root`` makes), child ``R`` seeds the CMA-ES sampler and
+    children ``R+1..R+F`` are the fresh seeds the best point is re-scored on.
+    """
+
+    runs: list[int]
+    sampler: int
+    fresh: list[int]
+
+
+def fit_seeds(root: int, replications: int, fresh: int) -> FitSeeds:
+    """The run, sampler and fresh seeds of a fit with this root seed."""
+    children = np.random.SeedSequence(root).spawn(replications + 1 + fresh)
+
+    def as_int(c: np.random.SeedSequence) -> int:
+        return int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+    runs = [as_int(c) for c in children[:replications]]
+    sampler = int(children[replications].generate_state(1, dtype=np.uint32)[0])
+    return FitSeeds(runs, sampler, [as_int(c) for c in children[replications + 1 :]])
+
+
+def _check_settings(
+    replications: int, max_evals: int, n_params: int, fresh_replications: int | None
+) -> int:
+    """Refuse impossible settings; the number of fresh replications.
+
+    Raises:
+        ScenarioError: a setting out of range.
+    """
+    if replications < 1:
+        raise ScenarioError("calibrate", "replications", f"must be >= 1 (got {replications})")
+    if max_evals < 1:
+        raise ScenarioError("calibrate", "max_evals", f"must be >= 1 (got {max_evals})")
+    if n_params < 2:
+        raise ScenarioError("calibrate", "params", "CMA-ES needs at least two free parameters")
+    n_fresh = 2 * replications if fresh_replications is None else fresh_replications
+    if n_fresh < 1:
+        raise ScenarioError("calibrate", "fresh_replications", f"must be >= 1 (got {n_fresh})")
+    return n_fresh
+
+
+def _search(
+    obj: Objective,
+    params: Sequence[FreeParameter],
+    start: Mapping[str, float],
+    sampler_seed: int,
+    sigma0: float,
+    population: int,
+) -> tuple[float, int]:
+    """Evaluate the start, then CMA-ES from it until the budget is spent.
+
+    Returns:
+        The start's loss and the number of generations.
+    """
+    (start_loss,) = obj.evaluate([start], "start", -1)
+    generations = cma_search(
+        obj.evaluate_units,
+        np.array([p.to_unit(start[p.path]) for p in params]),
+        sampler_seed,
+        best_point=lambda: np.array([p.to_unit(obj.best.point[p.path]) for p in params]),
+        evaluations=lambda: len(obj.trace),
+        sigma0=sigma0,
+        population=population,
+    )
+    return float(start_loss if start_loss is not None else np.nan), generations
+
+
+def _rescore(
     obj: Objective,
     start: Mapping[str, float],
-    seed: int,
-    max_evals: int,
-    explore_fraction: float,
-) -> float:
-    """Evaluate the start, a Latin hypercube, then Nelder–Mead restarts; the start's loss.
+    best: Mapping[str, float],
+    fresh_seeds: Sequence[int],
+) -> tuple[float, float, dict[str, pd.DataFrame]]:
+    """The start's and the best point's losses on fresh seeds, and the four scorecards."""
+    (fs_loss, _, fs_card), (ff_loss, _, ff_card) = obj.score([start, best], fresh_seeds)
+    cards = {
+        "start": obj.card(start),
+        "fitted": obj.card(best),
+        "fresh_start": scorecard_of(fs_card),
+        "fresh_fitted": scorecard_of(ff_card),
+    }
+    return fs_loss, ff_loss, cards
 
-    Stops when the budget is spent; the best point found is ``obj.best``.
-    """
-    from scipy.optimize import minimize
-    from scipy.stats import qmc
 
-    params = obj.params
-    start_loss = obj.evaluate_values(start, "start")
-    try:
-        n_explore = round(explore_fraction * (max_evals - 1))
-        if n_explore > 0:
-            sampler = qmc.LatinHypercube(d=len(params), seed=np.random.default_rng(seed))
-            for u in sampler.random(n_explore):
-                obj(u, "latin-hypercube")
-        for step in NM_STEPS:
-            before = obj.best.loss
-            x0 = np.array([p.to_unit(obj.best.point[p.path]) for p in params])
-            minimize(
-                obj,
-                x0,
-                method="Nelder-Mead",
-                bounds=[(0.0, 1.0)] * len(params),
-                options={
-                    "initial_simplex": _simplex(x0, step),
-                    "maxfev": 10 * max_evals,
-                    "xatol": 1e-3,
-                    "fatol": 1e-4,
-                },
-            )
-            if obj.best.loss >= before and step != NM_STEPS[0]:
-                break
-    except Budget:
-        pass
-    return start_loss
+def _seed_record(seeds: FitSeeds) -> dict[str, Any]:
+    return {"run_seeds": seeds.runs, "sampler_seed": seeds.sampler, "fresh_seeds": seeds.fresh}
+
+
+def _optimiser_record(population: int, sigma0: float) -> dict[str, Any]:
+    return {
+        "optimiser": "CMA-ES (cmaes, ask/tell, batch per generation)",
+        "population": population,
+        "sigma0": sigma0,
+        "z_cap": Z_CAP,
+        "floor_fraction": FLOOR_FRACTION,
+    }
 
 
 def fit(
@@ -458,84 +435,98 @@ def fit(
     seed: int = 0,
     max_evals: int = 600,
     overrides: Mapping[str, Any] | None = None,
-    explore_fraction: float = 0.35,
+    fresh_replications: int | None = None,
+    sigma0: float = SIGMA0,
+    population: int | None = None,
     on_eval: Callable[[Evaluation, Evaluation], None] | None = None,
     executor: str = "serial",
     workers: int | None = None,
     scheduler: str | None = None,
+    scheduler_file: str | None = None,
 ) -> FitResult:
-    """Fit the free parameters to the in-sample facts.
+    """Fit the free parameters to the in-sample facts with CMA-ES.
+
+    The scenario's current values (moved into the bounds if outside them) are the first
+    evaluation and the first generation's mean, so the fit never returns anything worse
+    than them on its own seeds. Each
+    generation's candidates × replications run as one batch on a pool started once for the
+    whole fit (:class:`~openweight_sim.calibration.pool.RunPool`); the trace is the same
+    for every executor and worker count. The best point and the start are then re-scored
+    on fresh seeds.
 
     Args:
         scenario: the scenario to fit (its current values are the starting point).
-        params: the free parameters and their bounds.
-        replications: runs per evaluation (fixed seeds from ``spawn_seeds(seed, R)``).
-        seed: root seed of the runs and of the optimiser.
+        params: the free parameters and their bounds (at least two).
+        replications: runs per evaluation (fixed seeds, :func:`fit_seeds`).
+        seed: root seed of the runs, the sampler and the fresh seeds.
         max_evals: evaluation budget (each evaluation is ``replications`` runs).
         overrides: applied to every run; defaults to ``developers.count`` =
             :data:`CALIBRATION_COUNT` (unless given) and always ``end`` = 2024Q4.
-        explore_fraction: share of the budget spent on the Latin-hypercube search.
+        fresh_replications: runs of the re-scoring (default ``2 × replications``).
+        sigma0: CMA-ES initial step size on the unit cube.
+        population: candidates per generation (default ``4 + floor(3 ln n)``).
         on_eval: progress callback ``(evaluation, best so far)``.
-        executor: where each evaluation's replications run: ``serial``, ``processes`` or
-            ``dask`` (the sweep executors; the fit is the same for all). Worth it with a
-            running Dask cluster (``scheduler``) or many replications: every evaluation
-            starts its own pool otherwise.
+        executor: ``serial``, ``processes`` or ``dask`` (the sweep executors' workers).
         workers: parallel workers.
         scheduler: address of a running Dask scheduler (implies ``dask``).
+        scheduler_file: scheduler file of a running Dask cluster (implies ``dask``).
 
     Returns:
-        The fitted values, the losses before and after, the trace and the catch-up estimates.
+        The fitted values, the losses before and after (fit seeds and fresh seeds), the
+        trace, the scorecards and the catch-up estimates.
 
     Raises:
-        ScenarioError: a free parameter is not a number of the scenario, or bad overrides.
+        ScenarioError: a free parameter is not a number of the scenario, bad overrides or
+            a bad setting.
     """
-    if replications < 1:
-        raise ScenarioError("calibrate", "replications", f"must be >= 1 (got {replications})")
-    if max_evals < 1:
-        raise ScenarioError("calibrate", "max_evals", f"must be >= 1 (got {max_evals})")
+    n_fresh = _check_settings(replications, max_evals, len(params), fresh_replications)
     ov = {"developers.count": CALIBRATION_COUNT, **dict(overrides or {}), "end": IN_SAMPLE_END}
     sc = load_scenario(scenario)
     load_scenario(sc, ov)  # fail early on bad overrides
-    start = _check_params(sc, params)
+    scenario_values = _check_params(sc, params)
+    start = {p.path: p.clamp(scenario_values[p.path]) for p in params}
     facts = load_facts()
-    seeds = spawn_seeds(seed, replications)
-    run_options = {"executor": executor, "workers": workers, "scheduler": scheduler}
-    obj = Objective(sc, params, seeds, facts, ov, max_evals, on_eval, run_options)
+    seeds = fit_seeds(seed, replications, n_fresh)
+    popsize = population or default_population(len(params))
     t0 = time.perf_counter()
-    start_loss = _optimise(obj, start, seed, max_evals, explore_fraction)
-    best = obj.best
+    with RunPool(executor, workers, scheduler, scheduler_file) as pool:
+        obj = Objective(
+            sc,
+            [p.path for p in params],
+            lambda u: {p.path: p.from_unit(x) for p, x in zip(params, u, strict=True)},
+            seeds.runs,
+            facts,
+            ov,
+            max_evals,
+            loss,
+            pool,
+            on_eval,
+        )
+        start_loss, generations = _search(obj, params, start, seeds.sampler, sigma0, popsize)
+        best = obj.best
+        fs_loss, ff_loss, cards = _rescore(obj, start, best.point, seeds.fresh)
     return FitResult(
         start=start,
         fitted=dict(best.point),
         start_loss=start_loss,
         fitted_loss=best.loss,
+        fresh_start_loss=fs_loss,
+        fresh_loss=ff_loss,
         trace=obj.trace_frame(),
         catch_up=estimate_catch_up(sc),
+        cards=cards,
         settings={
             "scenario": sc.name,
-            "replications": replications,
+            "scenario_values": scenario_values,
             "seed": seed,
-            "run_seeds": seeds,
+            **_seed_record(seeds),
+            "replications": replications,
             "max_evals": max_evals,
             "evaluations": len(obj.trace),
+            "generations": generations,
+            **_optimiser_record(popsize, sigma0),
+            "executor": pool.executor,
             "overrides": ov,
             "seconds": round(time.perf_counter() - t0, 1),
-            "z_cap": Z_CAP,
-            "floor_fraction": FLOOR_FRACTION,
         },
     )
-
-
-def fitted_scorecard(
-    scenario: str | Path | Scenario,
-    values: Mapping[str, float],
-    seeds: list[int],
-    overrides: Mapping[str, Any],
-    **run_options: Any,
-) -> pd.DataFrame:
-    """The in-sample scorecard at given parameter values (the fit's own settings).
-
-    ``run_options`` (``executor``, ``workers``, ``scheduler``) say where the runs go.
-    """
-    sim = simulate(scenario, overrides={**overrides, **values}, seeds=seeds, **run_options)
-    return scorecard(sim)

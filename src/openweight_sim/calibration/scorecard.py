@@ -3,6 +3,11 @@
 A fact is *within tolerance* when the mean over replications of its simulated counterpart,
 in the fact's quarter, lies inside the fact's band ``[low, high]``. A simulated value that
 is missing (the model has no such product that quarter) is a miss.
+
+Facts that hold *by construction* (``by_construction``: the H100 rental price is an input,
+the in-sample quality gap follows from the replayed release table) are scored and shown,
+marked, but counted apart: the summary reads "X of N behavioural facts within tolerance
+(M more hold by construction)".
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from openweight_sim.calibration.facts import MODEL_COLUMN, NOTES, load_facts
+from openweight_sim.calibration.facts import BY_CONSTRUCTION, MODEL_COLUMN, NOTES, load_facts
 from openweight_sim.runs import run_replications
 from openweight_sim.scenario import Scenario, load_scenario
 
@@ -29,8 +34,10 @@ SCORECARD_COLUMNS = [
     "simulated_p5",
     "simulated_p95",
     "within_tolerance",
+    "by_construction",
     "unit",
     "source",
+    "read",
 ]
 
 
@@ -106,21 +113,36 @@ def simulated_stats(sim: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def scorecard(sim: pd.DataFrame, facts: pd.DataFrame | None = None) -> pd.DataFrame:
+def scorecard(
+    sim: pd.DataFrame | None,
+    facts: pd.DataFrame | None = None,
+    stats: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Score simulated replications against the in-sample facts.
 
     Args:
-        sim: stacked per-quarter frames with a ``quarter`` column (:func:`simulate`).
+        sim: stacked per-quarter frames with a ``quarter`` column (:func:`simulate`);
+            ignored when ``stats`` is given.
         facts: the facts (default: the bundled ones).
+        stats: the simulated statistics of ``facts`` (:func:`simulated_stats`), if already
+            computed.
 
     Returns:
         One row per fact with :data:`SCORECARD_COLUMNS` plus ``note`` (why a fact is not a
-        test of behaviour, if it is not); ``within_tolerance`` is a bool, False when the
-        simulated value is missing.
+        test of behaviour, if it is not); ``within_tolerance`` and ``by_construction`` are
+        bools, ``within_tolerance`` False when the simulated value is missing.
     """
     facts = load_facts() if facts is None else facts
-    stats = simulated_stats(sim, facts)
+    if stats is None:
+        if sim is None:
+            raise ValueError("scorecard needs the simulated frame or its statistics")
+        stats = simulated_stats(sim, facts)
     card = pd.concat([facts, stats], axis=1)
+    if "by_construction" not in card:
+        card["by_construction"] = card["metric"].isin(BY_CONSTRUCTION)
+    card["by_construction"] = card["by_construction"].astype(bool)
+    if "read" not in card:
+        card["read"] = ""
     mean = card["simulated_mean"]
     card["within_tolerance"] = (
         mean.notna() & (mean >= card["low"]) & (mean <= card["high"])
@@ -129,16 +151,41 @@ def scorecard(sim: pd.DataFrame, facts: pd.DataFrame | None = None) -> pd.DataFr
     return card[[*SCORECARD_COLUMNS, "note"]].reset_index(drop=True)
 
 
+def _construction(card: pd.DataFrame) -> pd.Series:
+    if "by_construction" in card:
+        return card["by_construction"].astype(bool)
+    return card["metric"].isin(BY_CONSTRUCTION)
+
+
 def hit_rate(card: pd.DataFrame) -> tuple[int, int]:
-    """Facts within tolerance and facts in total."""
-    return int(card["within_tolerance"].sum()), len(card)
+    """Behavioural facts within tolerance, and behavioural facts in total.
+
+    Facts that hold by construction are left out of both counts (:func:`construction_rate`).
+    """
+    behavioural = card[~_construction(card)]
+    return int(behavioural["within_tolerance"].sum()), len(behavioural)
+
+
+def construction_rate(card: pd.DataFrame) -> tuple[int, int]:
+    """Facts holding by construction that are within tolerance, and such facts in total."""
+    built = card[_construction(card)]
+    return int(built["within_tolerance"].sum()), len(built)
 
 
 def summary_line(card: pd.DataFrame) -> str:
-    """The final line of the printed scorecard, e.g. ``30 of 36 ... (83%)``."""
+    """The final line of the printed scorecard.
+
+    E.g. ``25 of 30 behavioural facts within tolerance (83%) (9 more hold by construction)``;
+    a fact that should hold by construction but misses is reported after it.
+    """
     n, m = hit_rate(card)
+    b, nb = construction_rate(card)
     pct = 100.0 * n / m if m else 0.0
-    return f"{n} of {m} in-sample facts within tolerance ({pct:.0f}%)"
+    line = f"{n} of {m} behavioural facts within tolerance ({pct:.0f}%) "
+    line += f"({b} more hold by construction)"
+    if b < nb:
+        line += f"; {nb - b} by-construction fact(s) missed: check the inputs"
+    return line
 
 
 def _num(x: float) -> str:
@@ -163,8 +210,10 @@ def _range(lo: float, hi: float) -> str:
 def format_scorecard(card: pd.DataFrame) -> str:
     """The scorecard as an aligned text table followed by the summary line."""
     head = ["id", "metric", "period", "observed", "band", "sim mean", "sim 5–95%", "ok"]
+    built = _construction(card).to_numpy()
     body = []
-    for r in card.itertuples():
+    for r, by_construction in zip(card.itertuples(), built, strict=True):
+        ok = "yes" if r.within_tolerance else "MISS"
         body.append(
             [
                 str(r.id),
@@ -174,7 +223,7 @@ def format_scorecard(card: pd.DataFrame) -> str:
                 _range(r.low, r.high),
                 _num(r.simulated_mean),
                 _range(r.simulated_p5, r.simulated_p95),
-                "yes" if r.within_tolerance else "MISS",
+                f"{ok} (by construction)" if by_construction else ok,
             ]
         )
     widths = [

@@ -93,7 +93,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     warning = impossible_market_warning(allq)
     if warning:
         print(warning)
-    print(f"results: {out}/ (quarters.csv, labs.csv, hosts.csv, offers.csv, plots/*.png)")
+    tables = "quarters.csv, labs.csv, hosts.csv, offers.csv, demand.csv, plots/*.png"
+    print(f"results: {out}/ ({tables})")
     return 0
 
 

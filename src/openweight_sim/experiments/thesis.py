@@ -54,6 +54,9 @@ def _row(name: str, kind: str, level: str, digits: int = 2) -> Row:
 
 THESIS_ROWS = {
     "price_closed": _row("price_closed", "ratio", "{:.3g} USD/M"),
+    "price_closed_frontier": _row("price_closed_frontier", "ratio", "{:.3g} USD/M"),
+    "price_closed_mid": _row("price_closed_mid", "ratio", "{:.3g} USD/M"),
+    "price_closed_small": _row("price_closed_small", "ratio", "{:.3g} USD/M"),
     "closed_gross_margin": _row("closed_gross_margin", "diff", "{:.1%}", digits=1),
     "share_open_tokens": _row("share_open_tokens", "diff", "{:.1%}", digits=1),
     "share_open_spend": _row("share_open_spend", "diff", "{:.1%}", digits=1),
@@ -98,6 +101,13 @@ def headline(table: pd.DataFrame, name_a: str, name_b: str, quarter: str) -> str
             f"the closed API price under {name_a} is {r['ratio']:.2f}× that under {name_b} "
             f"({_ci(r['ratio_lo'], r['ratio_hi'], 2)})"
         )
+    tiers = [
+        f"{tier} {rows.loc[f'price_closed_{tier}', 'ratio']:.2f}×"
+        for tier in ("frontier", "mid", "small")
+        if f"price_closed_{tier}" in rows.index and _ok(rows.loc[f"price_closed_{tier}", "ratio"])
+    ]
+    if tiers:
+        parts.append("by tier " + ", ".join(tiers))
     if "closed_gross_margin" in rows.index and _ok(rows.loc["closed_gross_margin", "diff"]):
         r = rows.loc["closed_gross_margin"]
         d, lo, hi = r["diff"] * 100, r["diff_lo"] * 100, r["diff_hi"] * 100
@@ -113,7 +123,7 @@ def headline(table: pd.DataFrame, name_a: str, name_b: str, quarter: str) -> str
 
 
 def detail(table: pd.DataFrame, name_a: str, name_b: str, quarter: str) -> list[str]:
-    """The six thesis rows at ``quarter``: effect with interval, and both levels."""
+    """The thesis rows at ``quarter``: effect with interval, and both levels."""
     rows = table[table["quarter"] == quarter].set_index("column")
     lines = [f"{quarter}, {name_a} (A) vs {name_b} (B):"]
     for col, spec in THESIS_ROWS.items():

@@ -271,6 +271,10 @@ def _run_phases(
         _damped_iteration(zm, tol, max_iter, opts.damping)
 
 
+_NEAR_CAP = 1.0 - 1e-3
+"""Prices above this fraction of the cap are checked for being at it (one more evaluation)."""
+
+
 def _result(
     zm: _ZetaMap,
     w: NDArray[np.float64],
@@ -286,9 +290,15 @@ def _result(
     prices = p[inv]
     demand = (shares @ w)[inv]
     strategic = zm.strategic[inv]
-    at_cap = np.zeros(prices.size, bool) if cap is None else strategic & (prices >= cap)
-    if zm.log_price and at_cap.any():  # a capped product whose demand is inelastic there
-        unbounded = unbounded | (at_cap & (zm.desired_markups(p)[inv] >= prices))
+    at_cap = np.zeros(prices.size, bool)
+    near = np.zeros(prices.size, bool) if cap is None else strategic & (prices >= cap * _NEAR_CAP)
+    if near.any():
+        # the search can stop a hair below the cap (the FOC residual there is under tol): a
+        # product is at the cap when its first-order conditions ask for the cap or more
+        desired = zm.desired_markups(p)[inv]
+        at_cap = near & ((prices >= cap) | (zm.c[inv] + desired >= cap))
+        if zm.log_price:  # a capped product whose demand is inelastic there
+            unbounded = unbounded | (at_cap & (desired >= prices))
     return Equilibrium(
         prices=prices,
         shares=shares.T[:, inv].copy(),
