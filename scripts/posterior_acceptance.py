@@ -51,6 +51,8 @@ def section(post: Path, cmp_text: str, seconds: float, command: str) -> str:
     w = sample["weight"].to_numpy()
     ess = 1.0 / (w**2).sum()
     n_ok = int(check["not_worse"].sum())
+    beh = check[~check["by_construction"]]
+    n_beh = int(beh["not_worse"].sum())
     verdict = next((ln for ln in cmp_text.splitlines() if ln.startswith("In ")), "")
     lines = [
         BEGIN,
@@ -60,7 +62,8 @@ def section(post: Path, cmp_text: str, seconds: float, command: str) -> str:
         f"generations, final threshold {gens['epsilon'].iloc[-1]:.3g}; effective sample size "
         f"**{ess:.0f}** of {len(sample)} particles. Per-fact hit rate under the posterior no "
         f"worse than at the CMA-ES point for **{n_ok} of {len(check)} facts "
-        f"({n_ok / len(check):.0%})**.",
+        f"({n_ok / len(check):.0%})**; {n_beh} of {len(beh)} facts that behaviour can move "
+        f"({n_beh / max(len(beh), 1):.0%}).",
         "",
         "| parameter | prior | CMA-ES point | posterior mean | 95% interval | shrinkage |",
         "|---|---|---|---|---|---|",

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from openweight_sim.calibration.facts import BY_CONSTRUCTION
 from openweight_sim.posterior.facts import (
     FactsDistance,
     FactsSimulator,
@@ -147,7 +148,8 @@ def fact_check(
     Returns:
         One row per fact: id, metric, period, observed, low, high, ``hit_posterior``,
         ``hit_point``, ``posterior_p5``/``posterior_median``/``posterior_p95`` (of the
-        simulated value) and ``not_worse`` (posterior rate ≥ point rate).
+        simulated value), ``not_worse`` (posterior rate ≥ point rate) and
+        ``by_construction`` (an input or the replayed release table: equal by construction).
     """
     from openweight_sim.experiments.executors import execute
     from openweight_sim.posterior.predictive import draw_parameters
@@ -170,6 +172,7 @@ def fact_check(
         q = np.nanquantile(np.where(np.isfinite(post), post, np.nan), [0.05, 0.5, 0.95], axis=0)
     table["posterior_p5"], table["posterior_median"], table["posterior_p95"] = q
     table["not_worse"] = table["hit_posterior"] >= table["hit_point"] - 1e-12
+    table["by_construction"] = facts["metric"].isin(BY_CONSTRUCTION).to_numpy()
     return table.reset_index(drop=True)
 
 

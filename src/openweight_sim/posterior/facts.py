@@ -6,7 +6,8 @@ over ``replications`` runs, 2023Q1–2024Q4, of each fact's column in its quarte
 the model has no such product). The distance (:func:`facts_distance`) is the calibration
 loss's: the root mean square of the standardised misses of
 :func:`openweight_sim.calibration.fit.standardised_misses` (tolerance bands, log scale for
-prices, capped at ``Z_CAP``) over the facts that behaviour can move, so a distance of 1 is
+prices, capped at ``Z_CAP``) over the facts that behaviour can move (those that hold by
+construction, ``BY_CONSTRUCTION``, are left out, as in the loss), so a distance of 1 is
 "on average at the edge of the band" and the distance is at most ``Z_CAP``.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from openweight_sim.calibration.facts import EXOGENOUS, IN_SAMPLE_END, load_facts
+from openweight_sim.calibration.facts import BY_CONSTRUCTION, IN_SAMPLE_END, load_facts
 from openweight_sim.scenario import Scenario
 
 FACT_FIELDS = ("metric", "observed", "low", "high", "log_scale")
@@ -64,6 +65,8 @@ class FactsSimulator:
 class FactsDistance:
     """Picklable distance: RMS standardised miss over the facts behaviour can move.
 
+    Facts that hold by construction (inputs, the replayed release table) are left out.
+
     Attributes:
         facts: the in-sample facts (bands and scales).
     """
@@ -73,7 +76,7 @@ class FactsDistance:
     def __call__(self, x: dict, x0: dict) -> float:
         """Distance of simulated facts ``x['s']`` from the observed facts."""
         z = misses(self.facts, np.asarray(x["s"], float))
-        keep = ~self.facts["metric"].isin(EXOGENOUS).to_numpy()
+        keep = ~self.facts["metric"].isin(BY_CONSTRUCTION).to_numpy()
         return float(np.sqrt(np.mean(z[keep] ** 2))) if keep.any() else 0.0
 
 

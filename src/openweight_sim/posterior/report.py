@@ -26,6 +26,8 @@ def summary_lines(result: AbcResult, check: pd.DataFrame) -> list[str]:
     """The headline figures: ESS, generations, simulations, facts not worse, wall time."""
     gens = result.generations
     n_not_worse = int(check["not_worse"].sum())
+    behaviour = check[~check["by_construction"]] if "by_construction" in check else check
+    n_beh = int(behaviour["not_worse"].sum())
     warn = (
         [f"CAUTION: effective sample size below {MIN_ESS}: intervals and shrinkage are rough"]
         if result.ess < MIN_ESS
@@ -39,7 +41,9 @@ def summary_lines(result: AbcResult, check: pd.DataFrame) -> list[str]:
         f"{int(gens['simulations'].sum())} proposals evaluated in {len(gens)} generations "
         "(pyabc's count; a generation's last batch may run a few more)",
         f"per-fact hit rate under the posterior no worse than at the CMA-ES point for "
-        f"{n_not_worse} of {len(check)} facts ({n_not_worse / max(len(check), 1):.0%})",
+        f"{n_not_worse} of {len(check)} facts ({n_not_worse / max(len(check), 1):.0%}); "
+        f"{n_beh} of {len(behaviour)} facts that behaviour can move "
+        f"({n_beh / max(len(behaviour), 1):.0%})",
     ]
 
 
