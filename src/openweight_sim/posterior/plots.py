@@ -79,13 +79,16 @@ def marginals_figure(
 def pairs_figure(
     particles: pd.DataFrame, priors: Sequence[Prior], point: Mapping[str, float]
 ) -> plt.Figure:
-    """Pairwise posterior: weighted scatter below the diagonal, histograms on it."""
+    """Pairwise posterior: weighted scatter below the diagonal, histograms on it.
+
+    A particle's opacity grows with its weight (floored, so that every particle shows).
+    """
     k = len(priors)
     size = max(1.6, min(2.4, 16 / k))
     fig, axes = plt.subplots(k, k, figsize=(size * k, size * k), layout="constrained")
     axes = np.atleast_2d(axes)
     w = particles["weight"].to_numpy(float)
-    alpha = np.clip(w / w.max(), 0.08, 1.0)
+    alpha = np.clip(w / w.max(), 0.3, 1.0)  # heavier particles darker, none invisible
     for i, pi in enumerate(priors):
         for j, pj in enumerate(priors):
             ax = axes[i, j]
