@@ -227,7 +227,10 @@ def _finish(
     check = fact_check(problem, result.particles, args.check, args.seed, opts)
     shrink = shrinkage_table(result.particles, problem.priors, problem.point)
     corr = weighted_correlations(result.particles, problem.priors)
-    proj = projection(args, problem, result, opts)
+    proj = projection(
+        args.scenario, overrides_from(args), result.particles, args.draws,
+        args.draw_replications, args.seed, opts,
+    )  # fmt: skip
     info = _info(args, problem, seconds)
     write_outputs(out, ckpt, result, shrink, check, corr, proj, info,
                   _meta(args, problem, result, info))  # fmt: skip

@@ -36,30 +36,37 @@ class Projection:
     scenario: str
 
 
-def projection(args: Any, problem: Any, result: AbcResult, opts: dict) -> Projection:
-    """Posterior-predictive runs of the scenario over its horizon, and the point's runs."""
+def projection(
+    scenario: str,
+    overrides: dict[str, Any],
+    particles: pd.DataFrame,
+    draws: int,
+    replications: int,
+    seed: int,
+    opts: dict[str, Any],
+) -> Projection:
+    """Posterior-predictive runs of the scenario over its horizon, and the point's runs.
+
+    Args:
+        scenario: the scenario (its own developer count unless ``overrides`` set one).
+        overrides: the user's overrides (``--set``).
+        particles: the posterior sample.
+        draws: parameter sets drawn.
+        replications: runs per draw, and runs at the point (same seeds).
+        seed: root seed.
+        opts: executor options.
+    """
     from openweight_sim.experiments.compare import year_end_quarters
     from openweight_sim.posterior.predictive import decomposition_table, posterior_predictive
     from openweight_sim.runs import run_replications
     from openweight_sim.scenario import load_scenario
 
-    user = {k: v for k, v in problem.simulator.overrides.items() if k != "end"}
-    if "developers.count" not in dict(_user_overrides(args)):
-        user.pop("developers.count", None)  # the scenario's own population for the projection
-    scenario = load_scenario(args.scenario, user)
-    runs = posterior_predictive(
-        scenario, None, result.particles, args.draws, args.draw_replications, args.seed, **opts
-    )
-    (point,) = run_replications([scenario], args.draw_replications, args.seed, **opts)
+    sc = load_scenario(scenario, {k: v for k, v in overrides.items() if k != "end"})
+    runs = posterior_predictive(sc, None, particles, draws, replications, seed, **opts)
+    (point,) = run_replications([sc], replications, seed, **opts)
     quarters = year_end_quarters(list(dict.fromkeys(runs.quarters_a["quarter"])))
     table = decomposition_table(runs, dict.fromkeys(SUMMARY, "level"), quarters)
-    return Projection(runs.quarters_a, point.quarters, table, scenario.name)
-
-
-def _user_overrides(args: Any) -> dict:
-    from openweight_sim.cli.common import overrides_from
-
-    return overrides_from(args)
+    return Projection(runs.quarters_a, point.quarters, table, sc.name)
 
 
 def write_outputs(
