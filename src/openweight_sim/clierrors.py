@@ -96,6 +96,7 @@ NUMBER_RULES: dict[str, Callable[[str], Any]] = {
     "check": int_in(1, 100_000),
     "draws": int_in(2, 100_000),
     "draw_replications": int_in(2, MAX_REPLICATIONS),
+    "kernel_scaling": float_in(0, 100, low_open=True),
 }
 """Bounds of every numeric option, by destination; ``command.dest`` overrides ``dest``."""
 

@@ -57,6 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--population", type=int, default=200, help="particles (default 200)")
     p.add_argument("--generations", type=int, default=8, help="most generations (default 8)")
     p.add_argument("--batch", type=int, help="proposals per batch (default: --population)")
+    p.add_argument(
+        "--kernel-scaling",
+        type=float,
+        default=1.0,
+        help="bandwidth factor of the perturbation kernel (default 1, pyabc's; >1 flattens "
+        "the importance weights at some cost in acceptance)",
+    )
     p.add_argument("--replications", type=int, default=1, help="runs per particle (default 1)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument(
@@ -167,6 +174,7 @@ def cmd_posterior(args: argparse.Namespace) -> int:
         min_acceptance_rate=args.min_acceptance,
         max_simulations=args.max_simulations,
         seed=args.seed,
+        kernel_scaling=args.kernel_scaling,
     )
     ckpt = checkpoint_dir(out)
     if ckpt.exists():

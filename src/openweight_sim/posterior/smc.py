@@ -69,6 +69,9 @@ class AbcSettings:
         min_acceptance_rate: stop when a generation accepts fewer than this share.
         max_simulations: stop when this many simulations have run.
         seed: the root seed of proposals and simulations.
+        kernel_scaling: multiplies the bandwidth of pyabc's Gaussian perturbation kernel
+            (Silverman's rule on the weighted previous generation); above 1 proposes more
+            widely (lower acceptance, flatter importance weights).
     """
 
     population: int = 200
@@ -79,6 +82,7 @@ class AbcSettings:
     min_acceptance_rate: float = 0.01
     max_simulations: int = 100_000
     seed: int = 0
+    kernel_scaling: float = 1.0
 
     @property
     def batch(self) -> int:
@@ -96,6 +100,7 @@ class AbcSettings:
             "min_acceptance_rate": self.min_acceptance_rate,
             "max_simulations": self.max_simulations,
             "seed": self.seed,
+            "kernel_scaling": self.kernel_scaling,
         }
 
 
@@ -343,6 +348,7 @@ def run_abc(
         prior,
         pyabc.distance.FunctionDistance(distance),
         population_size=settings.population,
+        transitions=pyabc.MultivariateNormalTransition(scaling=settings.kernel_scaling),
         sampler=sampler,
         eps=_epsilon(settings.alpha),
     )
