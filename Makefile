@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench dashboard dashboard-screenshot clean venv posterior
+.PHONY: run test test-fast lint bench dashboard dashboard-screenshot notebook clean venv posterior
 
 venv: $(STAMP)
 
@@ -41,6 +41,16 @@ bench: $(STAMP)
 # docs/calibration.md's posterior section.
 posterior: $(STAMP)
 	$(PY) scripts/posterior_acceptance.py
+
+# JupyterLab on the notebooks, with the project's environment as the kernel (the `notebook`
+# extra is installed into .venv the first time).
+NOTEBOOK_STAMP := $(VENV)/.notebook-installed
+$(NOTEBOOK_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,notebook]'
+	@touch $(NOTEBOOK_STAMP)
+
+notebook: $(NOTEBOOK_STAMP)
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 dashboard: $(STAMP)
 	$(VENV)/bin/openweight-sim dashboard

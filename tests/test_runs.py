@@ -16,7 +16,7 @@ from openweight_sim.cli.run import summary_table
 from openweight_sim.counterfactual import counterfactual_scenario
 from openweight_sim.experiments.spec import SweepSpec
 from openweight_sim.experiments.sweep import run_sweep
-from openweight_sim.plots import plot_run, price_plot
+from openweight_sim.plots import PLOTS, plot_run, price_plot
 from openweight_sim.runs import run_one, run_replications
 from openweight_sim.scenario import load_scenario
 from openweight_sim.seeds import spawn_seeds
@@ -203,7 +203,7 @@ def test_plots_draw_an_overlay_run_dashed_and_replications_as_a_band(serial, tmp
     bands = price_plot(base, overlay=serial[1].quarters)
     assert len([c for c in bands.axes[0].collections if isinstance(c, PolyCollection)]) >= 1
     paths = plot_run(base, tmp_path / "plots", "baseline", overlay=cf)
-    assert len(paths) == 5 and all(p.stat().st_size > 0 for p in paths)
+    assert len(paths) == len(PLOTS) and all(p.stat().st_size > 0 for p in paths)
 
 
 # --------------------------------------------------------------------------- cli package

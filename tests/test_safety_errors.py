@@ -227,7 +227,6 @@ CASES = {
         "decoy: is not an openweight-sim results directory",
     ),
     "plot_missing_directory": (["plot", "nowhere"], "nowhere: no such directory"),
-    "plot_sweep_directory": (["plot", "{sweep}"], "holds sweep results; plot redraws"),
     "workers_without_parallel_executor": (
         ["run", "baseline", *SMALL, "--workers", "2"],
         "--workers needs --executor processes or dask",

@@ -50,19 +50,32 @@ def test_enterprise_columns_follow_the_configured_labs_and_segment():
     assert df["open_share_enterprise_workloads"].isna().all()
 
 
+def _noncommercial_segments(model: OpenWeightMarket) -> list[bool]:
+    """Per segment, whether its demand classes are non-commercial (all classes agree)."""
+    cls = model.classes
+    return [
+        bool(
+            cls.noncommercial[cls.segment == s].all() and cls.noncommercial[cls.segment == s].any()
+        )
+        for s in range(len(model.config.developers.segments))
+    ]
+
+
 def test_noncommercial_role_decides_who_may_use_research_weights():
-    base = OpenWeightMarket("baseline", rng=0, **SMALL).segments.noncommercial
-    moved = OpenWeightMarket(
-        "baseline",
-        rng=0,
-        **{
-            **SMALL,
-            "developers.segments.hobbyist.noncommercial": False,
-            "developers.segments.startup.noncommercial": True,
-        },
-    ).segments.noncommercial
-    assert base.tolist() == [True, False, False, False, False]
-    assert moved.tolist() == [False, True, False, False, False]
+    base = _noncommercial_segments(OpenWeightMarket("baseline", rng=0, **SMALL))
+    moved = _noncommercial_segments(
+        OpenWeightMarket(
+            "baseline",
+            rng=0,
+            **{
+                **SMALL,
+                "developers.segments.hobbyist.noncommercial": False,
+                "developers.segments.startup.noncommercial": True,
+            },
+        )
+    )
+    assert base == [True, False, False, False, False]
+    assert moved == [False, True, False, False, False]
 
 
 @pytest.mark.parametrize(

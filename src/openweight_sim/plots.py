@@ -5,8 +5,8 @@ returns a matplotlib Figure; :func:`plot_run` writes the standard set of PNGs. E
 function also takes an ``overlay``: a second run drawn dashed on the same axes in the same
 colours (e.g. the no-open-weights counterfactual), or, if it holds several replications
 (a ``replication`` column), their mean dashed with the 5–95% band shaded. Labels and units
-come from the column catalogue (:mod:`openweight_sim.columns`); :func:`quarter_axis` is the
-one quarter axis of every chart in the package.
+come from the column catalogue (:mod:`openweight_sim.columns`); colours, the quarter axis
+with its history shading and legends from :mod:`openweight_sim.figstyle`.
 Every plot also takes ``quarters`` (the x axis: a scenario's whole horizon, so that a run in
 progress is drawn against the quarters still to come) and ``shade_until`` (the last shaded
 quarter of history); the dashboard draws its panels with these functions.
@@ -23,41 +23,18 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from openweight_sim.columns import COLUMNS
+from openweight_sim.figstyle import (
+    HISTORY_UNTIL,
+    LAB_COLORS,
+    OKABE_ITO,
+    SERIES_COLORS,
+    display_text,
+    outside_legend,
+    quarter_axis,
+)
 
-LAB_COLORS = {
-    "openai": "#10a37f",
-    "anthropic": "#d97757",
-    "google": "#4285f4",
-    "meta": "#0b3d91",
-    "mistral": "#fa520f",
-    "deepseek": "#17becf",
-    "alibaba": "#ffb000",
-    "moonshot": "#6b4fbb",
-}
-"""Lab colours: brand colours, with Meta, DeepSeek and Alibaba set apart from Google's blue
-and Mistral's orange so that neighbouring bands of a stacked plot can be told apart."""
-HISTORY_NOTE = "shaded: historical releases (to 2024Q4); after: projection"
-HISTORY_UNTIL = "2024Q4"
-"""Last quarter of the replayed release history in the bundled scenarios (shaded)."""
 OVERLAY_LABEL = "no open weights"
 """Default legend suffix of an overlay (the counterfactual is the usual one)."""
-
-
-def quarter_axis(ax, quarters: list[str], shade_until: str | None = None) -> None:
-    """The quarter axis: a tick per year at Q1, quarters before ``shade_until`` shaded.
-
-    Args:
-        ax: the axes; x positions are indices into ``quarters``.
-        quarters: the quarter labels of the x axis, in time order.
-        shade_until: last quarter of a shaded span (history, in-sample window), if any.
-    """
-    ticks = [i for i, q in enumerate(quarters) if q.endswith("Q1")] or list(range(len(quarters)))
-    ax.set_xticks(ticks, [quarters[i][:4] for i in ticks])
-    ax.set_xlabel("Quarter (ticks at Q1)")
-    if shade_until in quarters:
-        ax.axvspan(-0.5, quarters.index(shade_until) + 0.5, color="0.93", zorder=0)
-    ax.set_xlim(-0.5, len(quarters) - 0.5)
-    ax.grid(alpha=0.3)
 
 
 def draw_overlay(
@@ -86,6 +63,7 @@ def draw_overlay(
     if overlay is None or len(overlay) == 0:
         return
     get = values or (lambda f: f[column])
+    label = display_text(label)
     runs = overlay["replication"].to_numpy() if "replication" in overlay else np.zeros(1)
     if (runs != runs[0]).any():
         per_run = overlay.assign(_v=get(overlay)).groupby("quarter", sort=False)["_v"]
@@ -102,7 +80,7 @@ def draw_overlay(
     )
 
 
-FIG_SIZE = (9.0, 5.0)
+FIG_SIZE = (11.0, 5.2)
 """Inches of a run plot (written at 110 dpi)."""
 
 
@@ -110,7 +88,7 @@ def _fig(title: str) -> tuple[Figure, plt.Axes]:
     """A figure outside pyplot's global state (safe in the dashboard's server threads)."""
     fig = Figure(figsize=FIG_SIZE, layout="constrained")
     ax = fig.add_subplot()
-    ax.set_title(title, fontsize=12, loc="left")
+    ax.set_title(display_text(title), fontsize=12, loc="left")
     return fig, ax
 
 
@@ -136,13 +114,14 @@ def lab_share_plot(
     cols = [c for c in cols if df[c].fillna(0).max() > 0] or cols
     fig, ax = _fig(f"Token share by model lab {scenario}".strip())
     x = range(len(df))
-    names = [(labels or {}).get(c[13:], c[13:]) for c in cols]
+    names = [display_text((labels or {}).get(c[13:], c[13:])) for c in cols]
     ax.stackplot(
         x,
         [df[c].fillna(0).to_numpy() for c in cols],
         labels=names,
         colors=[LAB_COLORS[c[13:]] for c in cols],
-        alpha=0.9,
+        edgecolor="white",
+        lw=0.4,
     )
     if overlay is not None:
         for k, c in enumerate(cols):
@@ -160,8 +139,7 @@ def lab_share_plot(
     ax.set_ylabel("Share of all tokens served (API, hosted and self-hosted)")
     ax.set_ylim(0, 1)
     _time_axis(ax, df, quarters, shade_until)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), title="Lab (model family)")
-    ax.text(0.0, -0.16, HISTORY_NOTE, transform=ax.transAxes, fontsize=8, color="0.4")
+    outside_legend(ax, title="Lab (model family)")
     return fig
 
 
@@ -175,11 +153,20 @@ def open_share_plot(
     shade_until: str | None = HISTORY_UNTIL,
 ) -> Figure:
     """Open-weight share of tokens and of spend, and the Chinese-origin open share."""
-    fig, ax = _fig(f"Open-weight vs closed models {scenario}".strip())
+    fig, ax = _fig(f"Open-weight vs closed models: shares of tokens and spend {scenario}".strip())
     x = range(len(df))
-    ax.plot(x, df["share_open_tokens"], lw=2.2, label="Open weights: share of tokens")
-    ax.plot(x, df["share_open_spend"], lw=2.2, ls="--", label="Open weights: share of spend")
-    ax.plot(x, df["share_open_tokens_cn"], lw=1.6, label="Chinese-origin open: share of tokens")
+    blue, vermillion = SERIES_COLORS[0], SERIES_COLORS[1]
+    ax.plot(x, df["share_open_tokens"], lw=2.2, color=blue, label="Open weights: share of tokens")
+    ax.plot(
+        x, df["share_open_spend"], lw=2.2, ls="--", color=blue, label="Open weights: share of spend"
+    )
+    ax.plot(
+        x,
+        df["share_open_tokens_cn"],
+        lw=1.6,
+        color=vermillion,
+        label="Chinese-origin open: share of tokens",
+    )
     ax.plot(
         x, 1 - df["share_open_tokens"], lw=1.6, color="0.3", label="Closed APIs: share of tokens"
     )
@@ -191,10 +178,10 @@ def open_share_plot(
         color="0.3",
         values=lambda f: 1 - f["share_open_tokens"].fillna(0),
     )
-    ax.set_ylabel("Share (0–1)")
+    ax.set_ylabel("Share of all tokens or of all spend (0–1)")
     ax.set_ylim(0, 1)
     _time_axis(ax, df, quarters, shade_until)
-    ax.legend(loc="upper left", fontsize=9)
+    outside_legend(ax)
     return fig
 
 
@@ -219,20 +206,18 @@ def price_plot(
     """Prices on a log axis: closed APIs, hosted open, GPT-4 level, self-hosting."""
     fig, ax = _fig(f"Token prices {scenario}".strip())
     x = range(len(df))
-    for col, ls, lw in PRICE_SERIES:
+    for k, (col, ls, lw) in enumerate(PRICE_SERIES):
         label = COLUMNS[col].chart_title
-        color = None
+        color = SERIES_COLORS[k]
         if col in df and df[col].notna().any():
-            (line,) = ax.plot(x, df[col], ls=ls, lw=lw, label=label)
-            color = line.get_color()
+            ax.plot(x, df[col], ls=ls, lw=lw, color=color, label=label)
         if overlay is not None and col in overlay and overlay[col].notna().any():
             name = label.split(" (")[0]
             draw_overlay(ax, overlay, col, f"{name}, {overlay_label}", color, lw * 0.8)
     ax.set_yscale("log")
     ax.set_ylabel("USD per million tokens (3:1 input:output blend, log scale)")
     _time_axis(ax, df, quarters, shade_until)
-    if ax.get_legend_handles_labels()[0]:  # nothing to name before the first quarter
-        ax.legend(loc="upper right", fontsize=9)
+    outside_legend(ax)  # nothing to name before the first quarter
     return fig
 
 
@@ -248,21 +233,38 @@ def quality_gap_plot(
     """Best closed vs best open quality and the gap between them."""
     fig, ax = _fig(f"Capability: best closed vs best open model {scenario}".strip())
     x = range(len(df))
-    for col in ("best_closed", "best_open"):
+    for k, col in enumerate(("best_closed", "best_open")):
         c = COLUMNS[col]
-        (line,) = ax.plot(x, df[col], lw=2.2, label=c.label)
+        (line,) = ax.plot(x, df[col], lw=2.2, color=SERIES_COLORS[k], label=c.label)
         if overlay is not None and col in overlay and overlay[col].notna().any():
             draw_overlay(ax, overlay, col, f"{c.label}, {overlay_label}", line.get_color())
     ax.axhline(1186, color="0.5", lw=1, ls=":", label="GPT-4 (0314) level = 1186")
     ax.set_ylabel(COLUMNS["best_closed"].axis_label)
     ax2 = ax.twinx()
-    ax2.bar(x, df["quality_gap"], alpha=0.2, color="C3", label="Gap (right axis)")
+    ax2.bar(x, df["quality_gap"], alpha=0.3, color="0.55", label="Gap (bars, right axis)")
     ax2.set_ylabel("Gap: best closed − best open (Elo points)")
+    ax.set_zorder(ax2.get_zorder() + 1)  # lines and the history shading above the gap bars
+    ax.patch.set_visible(False)
     _time_axis(ax, df, quarters, shade_until)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=9)
+    outside_legend(ax, h1 + h2, l1 + l2, below=True)
     return fig
+
+
+META_PARTS = (
+    ("meta_avoided_inference", "Avoided inference spend", OKABE_ITO["blue"]),
+    ("meta_ad_lift", "Ad-revenue lift", OKABE_ITO["orange"]),
+    ("meta_ecosystem_value", "Ecosystem value", OKABE_ITO["bluish_green"]),
+)
+"""Benefit components of Meta's payoff: column, legend label, colour."""
+META_COST_COLOR = "0.55"
+META_LEVEL_NOTE = "level of the programme's payoff, not a gain over a world without open weights"
+
+
+def _meta_costs(df: pd.DataFrame) -> pd.Series:
+    """Meta's quarterly costs of the programme (training and the capex share), in USD."""
+    return df["meta_training_cost"] + df["meta_capex_share"]
 
 
 def meta_payoff_plot(
@@ -274,20 +276,20 @@ def meta_payoff_plot(
     quarters: Sequence[str] | None = None,
     shade_until: str | None = HISTORY_UNTIL,
 ) -> Figure:
-    """Meta's quarterly payoff from its Llama programme, by component."""
-    fig, ax = _fig(f"Meta's payoff from open weights {scenario}".strip())
+    """Meta's quarterly payoff from its Llama programme, by component (a level, per quarter).
+
+    This is what the programme earns and costs in the scenario, not its value relative to a
+    world without open weights (that is the counterfactual comparison).
+    """
+    fig, ax = _fig(f"Meta's open-weight programme: payoff per quarter {scenario}".strip())
     x = range(len(df))
-    parts = [
-        ("meta_avoided_inference", "Avoided inference spend"),
-        ("meta_ad_lift", "Ad-revenue lift"),
-        ("meta_ecosystem_value", "Ecosystem value"),
-    ]
     bottom = pd.Series(0.0, index=df.index)
-    for col, label in parts:
-        ax.bar(x, df[col] / 1e9, bottom=bottom / 1e9, label=label, alpha=0.85)
+    for col, label, color in META_PARTS:
+        ax.bar(x, df[col] / 1e9, bottom=bottom / 1e9, label=label, color=color, alpha=0.85)
         bottom = bottom + df[col]
-    costs = -(df["meta_training_cost"] + df["meta_capex_share"])
-    ax.bar(x, costs / 1e9, label="Training + capex share", color="0.5", alpha=0.85)
+    ax.bar(
+        x, -_meta_costs(df) / 1e9, label="Training + capex share", color=META_COST_COLOR, alpha=0.85
+    )
     net = COLUMNS["meta_net_payoff"]
     ax.plot(x, df["meta_net_payoff"] / 1e9, color="k", lw=2, marker="o", ms=3, label="Net payoff")
     draw_overlay(
@@ -299,9 +301,66 @@ def meta_payoff_plot(
         values=lambda f: f[net.name] * net.scale,
     )
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_ylabel(net.axis_label)
+    ax.set_ylabel(f"{net.axis_label}\n({META_LEVEL_NOTE.split(',')[0]})")
     _time_axis(ax, df, quarters, shade_until)
-    ax.legend(loc="upper left", fontsize=9)
+    outside_legend(ax)
+    return fig
+
+
+def meta_cumulative_plot(
+    df: pd.DataFrame,
+    scenario: str = "",
+    overlay: pd.DataFrame | None = None,
+    overlay_label: str = OVERLAY_LABEL,
+    *,
+    quarters: Sequence[str] | None = None,
+    shade_until: str | None = HISTORY_UNTIL,
+) -> Figure:
+    """Meta's payoff summed since the first quarter: benefits, costs and the net.
+
+    The quarterly payoff saw-tooths with training lumps; the running sums show the trend.
+    """
+    start = df["quarter"].iloc[0] if len(df) else ""
+    fig, ax = _fig(
+        f"Meta's open-weight programme: cumulative payoff since {start} {scenario}".strip()
+    )
+    x = np.arange(len(df))
+    benefits = sum(df[col] for col, _, _ in META_PARTS)
+    ax.fill_between(
+        x,
+        0,
+        benefits.cumsum() / 1e9,
+        color=OKABE_ITO["orange"],
+        alpha=0.35,
+        lw=0,
+        label="Benefits (avoided inference, ad lift, ecosystem)",
+    )
+    ax.fill_between(
+        x,
+        0,
+        -_meta_costs(df).cumsum() / 1e9,
+        color=META_COST_COLOR,
+        alpha=0.45,
+        lw=0,
+        label="Costs (training + capex share)",
+    )
+    ax.plot(x, df["meta_net_payoff"].cumsum() / 1e9, color="k", lw=2.2, label="Net payoff")
+    draw_overlay(
+        ax,
+        overlay,
+        "meta_net_payoff",
+        f"Net payoff, {overlay_label}",
+        "k",
+        values=lambda f: (
+            f.groupby("replication", sort=False)["meta_net_payoff"].cumsum() / 1e9
+            if "replication" in f
+            else f["meta_net_payoff"].cumsum() / 1e9
+        ),
+    )
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_ylabel(f"USD billions, summed since {start}\n({META_LEVEL_NOTE.split(',')[0]})")
+    _time_axis(ax, df, quarters, shade_until)
+    outside_legend(ax)
     return fig
 
 
@@ -311,6 +370,7 @@ PLOTS = {
     "prices": price_plot,
     "quality_gap": quality_gap_plot,
     "meta_payoff": meta_payoff_plot,
+    "meta_payoff_cumulative": meta_cumulative_plot,
 }
 
 
@@ -320,6 +380,7 @@ def plot_run(
     scenario: str = "",
     overlay: pd.DataFrame | None = None,
     overlay_label: str = OVERLAY_LABEL,
+    history: str | None = HISTORY_UNTIL,
 ) -> list[Path]:
     """Write the standard PNGs of one run into ``out_dir``; returns their paths.
 
@@ -329,13 +390,14 @@ def plot_run(
         scenario: scenario name for the titles.
         overlay: a second run (or replications) drawn dashed on the same axes.
         overlay_label: how the legends name the overlay.
+        history: last quarter of the replayed history (hatched), None for none.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     label = f"— {scenario}" if scenario else ""
     paths = []
     for name, fn in PLOTS.items():
-        fig = fn(df, label, overlay=overlay, overlay_label=overlay_label)
+        fig = fn(df, label, overlay=overlay, overlay_label=overlay_label, shade_until=history)
         path = out / f"{name}.png"
         fig.savefig(path, dpi=110)
         paths.append(path)

@@ -136,21 +136,16 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
     ),
     FreeParameter(
         "labs.openai.brand",
-        -2.0,
+        0.0,
         3.0,
-        targets="OpenAI enterprise spend share (F23, F25)",
+        targets="OpenAI enterprise spend share (F23, F25); bounded at >= 0: its rationale is "
+        "a first mover's trust (ChatGPT), a preference that cannot be negative",
     ),
     FreeParameter(
         "labs.anthropic.brand",
         -2.0,
         3.0,
         targets="Anthropic enterprise spend share (F24, F26)",
-    ),
-    FreeParameter(
-        "labs.google.brand",
-        -2.0,
-        3.0,
-        targets="Google enterprise spend share (F49, F50; recalled, wide bands)",
     ),
     FreeParameter(
         "developers.segments.enterprise.open_constant",

@@ -13,19 +13,29 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from openweight_sim.calibration.facts import IN_SAMPLE_END, MODEL_COLUMN
-from openweight_sim.plots import quarter_axis
+from openweight_sim.figstyle import SERIES_COLORS, display_text, outside_legend, quarter_axis
 
 PANELS: list[tuple[str, list[str], str, bool]] = [
-    ("Price at GPT-4 level (cheapest API, Arena ≥ 1186)", ["price_gpt4_level"], "USD/M", True),
-    ("Hosted Llama 70B-class price (median host)", ["price_open_hosted_70b"], "USD/M", True),
+    (
+        "Price at GPT-4 level (cheapest API, Arena ≥ 1186)",
+        ["price_gpt4_level"],
+        "USD per million tokens",
+        True,
+    ),
+    (
+        "Hosted Llama 70B-class price (median host)",
+        ["price_open_hosted_70b"],
+        "USD per million tokens",
+        True,
+    ),
     ("Quality gap: best closed − best open", ["quality_gap"], "Elo", False),
     (
         "Closed list prices: OpenAI flagship, cheapest small",
         ["closed_flagship_price", "closed_small_price"],
-        "USD/M",
+        "USD per million tokens",
         True,
     ),
     (
@@ -35,14 +45,14 @@ PANELS: list[tuple[str, list[str], str, bool]] = [
             "enterprise_spend_share_anthropic",
             "open_share_enterprise_workloads",
         ],
-        "share",
+        "share (0–1)",
         False,
     ),
     ("H100 rental (exogenous input)", ["h100_rental_usd_per_hour"], "USD/GPU-hour", False),
 ]
 """(title, fact metrics, unit, log axis) per panel."""
 
-COLORS = ["#1f77b4", "#d62728", "#2ca02c"]
+COLORS = SERIES_COLORS[:3]
 SHORT = {
     "closed_flagship_price": "OpenAI flagship",
     "closed_small_price": "cheapest closed small",
@@ -50,6 +60,21 @@ SHORT = {
     "enterprise_spend_share_anthropic": "Anthropic spend",
     "open_share_enterprise_workloads": "open workloads",
 }
+
+
+def log_axis(ax) -> None:
+    """A log y axis with plain-number labels, at 1-2-5 steps when it spans few decades.
+
+    A panel spanning under about two decades (e.g. 0.3–8 USD) would otherwise show a single
+    labelled tick.
+    """
+    ax.set_yscale("log")
+    lo, hi = ax.get_ylim()
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    if np.log10(hi / lo) < 2.5:
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def quarter_bands(sim: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -81,7 +106,7 @@ def validation_figure(sim: pd.DataFrame, card: pd.DataFrame, title: str = "") ->
     quarters = list(bands.index)
     x = np.arange(len(quarters))
     pos = {q: i for i, q in enumerate(quarters)}
-    fig, axes = plt.subplots(3, 2, figsize=(13, 12), layout="constrained")
+    fig, axes = plt.subplots(3, 2, figsize=(13, 15), layout="constrained")
     for ax, (ptitle, metrics, unit, log) in zip(axes.flat, PANELS, strict=True):
         for k, metric in enumerate(metrics):
             color = COLORS[k % len(COLORS)]
@@ -122,24 +147,23 @@ def validation_figure(sim: pd.DataFrame, card: pd.DataFrame, title: str = "") ->
                 if miss.any():
                     ax.scatter(fx[miss], obs[miss], marker="x", s=70, color="black", zorder=5)
         if log:
-            ax.set_yscale("log")
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            lo, hi = ax.get_ylim()
-            few = np.log10(hi / lo) < 1.2  # less than a decade or so: label minor ticks too
-            ax.yaxis.set_minor_formatter(
-                FuncFormatter(lambda v, _: f"{v:g}") if few else NullFormatter()
-            )
+            log_axis(ax)
         ax.set_title(ptitle, fontsize=10.5, loc="left")
         ax.set_ylabel(unit)
-        quarter_axis(ax, quarters, IN_SAMPLE_END)
-        ax.legend(fontsize=7.5, loc="best", framealpha=0.8)
+        quarter_axis(ax, quarters, IN_SAMPLE_END, ("in-sample", "out of sample"))
+        outside_legend(ax, below=True, fontsize=7.5, bbox_to_anchor=(0.0, -0.16))
     fig.suptitle(
-        (title + "\n" if title else "")
+        (display_text(title) + "\n" if title else "")
         + "lines: simulated mean, bands: 5–95% over replications; points: observed with "
-        "tolerance, x = miss; shaded: in-sample 2023Q1–2024Q4",
+        "tolerance, x = miss; hatched: in-sample 2023Q1–2024Q4",
         fontsize=10,
     )
     return fig
+
+
+def validation_title(scenario: str, replications: int) -> str:
+    """The title of ``validation.png``: the scenario and how many replications it shows."""
+    return f"{scenario}: simulated ({replications} replications) vs observed"
 
 
 def plot_validation(sim: pd.DataFrame, card: pd.DataFrame, path: Path, title: str = "") -> Path:

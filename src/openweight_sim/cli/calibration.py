@@ -115,7 +115,7 @@ FOOTNOTES = (
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Run replications, print and write the scorecard, draw the overlay plot."""
-    from openweight_sim.calibration.plots import plot_validation
+    from openweight_sim.calibration.plots import plot_validation, validation_title
     from openweight_sim.calibration.scorecard import (
         construction_rate,
         format_scorecard,
@@ -141,7 +141,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             sim,
             card,
             tmp / "validation.png",
-            f"{scenario.name}: simulated ({args.replications} replications) vs observed",
+            validation_title(scenario.name, args.replications),
         )
         n, m = hit_rate(card)
         write_json(

@@ -129,7 +129,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         write_table(bq, tmp, "bands")
         (tmp / "thesis.txt").write_text(text + "\n")
-        plot_compare_fans(qa, qb, tmp / "plots", sa.name, sb.name)
+        history = sa.history_until if sa.history else None
+        plot_compare_fans(qa, qb, tmp / "plots", sa.name, sb.name, history)
         write_json(
             tmp / "metadata.json",
             _compare_metadata(args, sa, sb, list(dict.fromkeys(table["quarter"]))),
@@ -211,7 +212,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             f"note: {missing} of {len(ok)} runs have no value for some output (NaN): a quarter "
             "without a price equilibrium reports no market outcome (quarters.no_equilibrium)"
         )
-    print(f"results: {out}/results.csv (runs: {out}/runs/, manifest: {out}/manifest.json)")
+    _plot_sweep(out, results, spec)
+    print(
+        f"results: {out}/results.csv (runs: {out}/runs/, manifest: {out}/manifest.json, "
+        "plots/sweep_outputs.png)"
+    )
     if manifest["n_failed"]:
         failed = results[results["status"] != "ok"]
         rec = RunStore(out).read_run(int(failed["run"].iloc[0]))
@@ -224,11 +229,30 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if spec.design.method in ("sobol", "morris"):
         print(f"next: openweight-sim analyze {out} --method {spec.design.method}")
     else:
-        print(
-            f"next: openweight-sim analyze {out} --method prim --output "
-            f"{spec.outputs[0]} --threshold VALUE"
-        )
+        print(_prim_hint(out, ok, list(spec.outputs)))
     return 0
+
+
+def _plot_sweep(out: Path, results: pd.DataFrame, spec) -> None:
+    """Draw the distribution of each output over the sweep's runs (``plots/``)."""
+    from openweight_sim.experiments.plots import save_figure, sweep_outputs_figure
+
+    fig = sweep_outputs_figure(results, list(spec.outputs), spec.name or out.name)
+    save_figure(fig, out / "plots" / "sweep_outputs.png")
+
+
+def _prim_hint(out: Path, ok: pd.DataFrame, outputs: list[str]) -> str:
+    """A PRIM command that works as printed: the first output with values, cut at its median."""
+    for o in outputs:
+        v = ok[o].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        if v.size and v.min() < v.max():
+            return (
+                f"next: openweight-sim analyze {out} --method prim --output {o} "
+                f"--threshold {float(np.median(v)):.4g}\n      (cases: {o} below the median "
+                "of its runs; choose your own threshold, --above for the other side)"
+            )
+    return f"next: every output is constant or undefined in {out}: nothing for PRIM to explain"
 
 
 # --------------------------------------------------------------------------- analyze
@@ -246,6 +270,7 @@ def _write_sensitivity(sweep, method: str, outputs: list[str] | None, tmp: Path)
         table = morris_indices(sweep, outputs)
         key, fig_fn = "mu_star", plots.morris_figure
     write_table(table, tmp, method)
+    _write_analysis_meta(tmp, method, n_base=sweep.spec.design.samples)
     lines = []
     for out in dict.fromkeys(table["output"]):
         t = table[table["output"] == out].sort_values(key, ascending=False)
@@ -275,7 +300,13 @@ def _write_sensitivity(sweep, method: str, outputs: list[str] | None, tmp: Path)
                     f"  {r.parameter:40}{r.mu_star:>12.4g}{r.mu_star_conf:>12.3g}"
                     f"{r.sigma:>12.4g}{r.mu:>12.4g}"
                 )
-        fig = fig_fn(table, out)
+        if method == "sobol":
+            n_base = sweep.spec.design.samples
+            notes = plots.sobol_warnings(table, out, n_base)
+            lines += [f"  warning: not trustworthy at this sample size: {n}" for n in notes]
+            fig = plots.sobol_figure(table, out, n_base)
+        else:
+            fig = fig_fn(table, out)
         plots.save_figure(fig, tmp / "plots" / f"{method}_{plots.slug(out)}.png")
     return "\n".join(lines)
 
@@ -288,7 +319,6 @@ def _bounds(sweep) -> dict[str, tuple[float, float]]:
 
 
 def _write_prim(sweep, args: argparse.Namespace, tmp: Path) -> str:
-    from openweight_sim.experiments import plots
     from openweight_sim.experiments.discovery import boxes_table, prim
     from openweight_sim.io import write_table
 
@@ -333,6 +363,7 @@ def _write_prim(sweep, args: argparse.Namespace, tmp: Path) -> str:
     write_table(cases, tmp, "prim_cases")
     if not y.any():
         lines.append("  no point meets the condition: no box")
+        _write_analysis_meta(tmp, "prim", question=question, boxes=0)
         write_table(boxes_table([]), tmp, "prim_boxes")
         return "\n".join(lines)
     boxes = prim(
@@ -359,14 +390,36 @@ def _write_prim(sweep, args: argparse.Namespace, tmp: Path) -> str:
         lines.append(f"  {b.describe()}")
         for r in b.limits.itertuples():
             lines.append(f"    {r.parameter:40} [{r.low:.4g}, {r.high:.4g}]  qp {r.qp:.2g}")
+    _draw_prim(tmp, boxes, table, _bounds(sweep), question)
+    return "\n".join(lines)
+
+
+def _draw_prim(tmp: Path, boxes, table: pd.DataFrame, bounds: dict, question: str) -> None:
+    """PRIM's trade-off and boxes figures, and what ``plot`` needs to redraw them."""
+    from openweight_sim.experiments import plots
+
     plots.save_figure(
         plots.prim_tradeoff_figure(boxes[0].trajectory, boxes[0].selected, question),
         tmp / "plots" / "prim_tradeoff.png",
     )
     plots.save_figure(
-        plots.prim_boxes_figure(table, _bounds(sweep), question), tmp / "plots" / "prim_boxes.png"
+        plots.prim_boxes_figure(table, bounds, question), tmp / "plots" / "prim_boxes.png"
     )
-    return "\n".join(lines)
+    _write_analysis_meta(
+        tmp,
+        "prim",
+        question=question,
+        selected=int(boxes[0].selected),
+        bounds={k: [float(lo), float(hi)] for k, (lo, hi) in bounds.items()},
+    )
+
+
+def _write_analysis_meta(tmp: Path, method: str, **fields) -> None:
+    """Record what ``plot`` needs to redraw this analysis's figures (``analysis.json``)."""
+    from openweight_sim.io import write_json
+    from openweight_sim.redraw import ANALYSIS_META
+
+    write_json(tmp / ANALYSIS_META, {"method": method} | fields)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
@@ -22,7 +21,6 @@ from openweight_sim.cli.predictive import add_posterior_arguments, run_with_post
 from openweight_sim.columns import SUMMARY, column
 from openweight_sim.outdir import add_force_flag, out_dir_for
 from openweight_sim.scenario import (
-    ScenarioError,
     bundled_names,
     load_scenario,
     scenario_json_schema,
@@ -71,10 +69,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             write_table(table, tmp, name)
         allq, first = reps.quarters, reps.first
         write_table(allq, tmp, "quarters")
+        history = scenario.history_until if scenario.history else None
         if args.replications > 1:
             write_table(bands(allq), tmp, "bands")
-            plot_fans(allq, tmp / "plots", scenario.name)
-        plot_run(first, tmp / "plots", scenario.name)
+            plot_fans(allq, tmp / "plots", scenario.name, history)
+        plot_run(first, tmp / "plots", scenario.name, history=history)
         write_json(
             tmp / "metadata.json", metadata(scenario, reps.seeds_record(), " ".join(sys.argv))
         )
@@ -112,78 +111,11 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
-PLOTTABLE = ("run", "compare")
-"""Kinds of results directory whose plots ``plot`` redraws from their tables."""
-
-
-def _plottable_kind(d: Path) -> str:
-    """The kind of a results directory ``plot`` can redraw, or a one-line error."""
-    from openweight_sim.outdir import results_kind
-
-    if not d.is_dir():
-        raise ScenarioError(str(d), "", "no such directory")
-    kind = results_kind(d)
-    if kind is None:
-        raise ScenarioError(
-            str(d), "", "is not an openweight-sim results directory (plot redraws a run's plots)"
-        )
-    if kind not in PLOTTABLE:
-        raise ScenarioError(
-            str(d),
-            "",
-            f"holds {kind} results; plot redraws the plots of a run or compare directory "
-            f"(re-run the {kind} command to redraw its own)",
-        )
-    return kind
-
-
-def _read_quarters(path: Path) -> pd.DataFrame:
-    """A ``quarters`` table of ours, or a one-line error saying why it cannot be used."""
-    try:
-        df = pd.read_csv(path)
-    except FileNotFoundError:
-        raise ScenarioError(
-            str(path), "", "missing (the results directory is incomplete)"
-        ) from None
-    except (UnicodeDecodeError, ValueError, OSError) as exc:  # pandas parser errors too
-        raise ScenarioError(str(path), "", f"unreadable: {exc}".splitlines()[0]) from None
-    needed = {"quarter", *SUMMARY}
-    missing = sorted(needed - set(df.columns))
-    if missing or df.empty:
-        what = f"missing columns {', '.join(missing)}" if missing else "no rows"
-        raise ScenarioError(str(path), "", f"not a run's quarters table ({what})")
-    return df
-
-
-def _metadata_names(d: Path, *keys: str) -> list[str | None]:
-    """Scenario names recorded in ``metadata.json`` under ``keys`` (None where absent)."""
-    names: list[str | None] = [None] * len(keys)
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        meta = json.loads((d / "metadata.json").read_text())
-        names = [meta.get(k, {}).get("name") for k in keys]
-    return names
-
-
 def cmd_plot(args: argparse.Namespace) -> int:
-    """Redraw the plots of a run directory (fan charts too, if replicated) or of a compare."""
-    from openweight_sim.experiments.plots import plot_compare_fans, plot_fans
-    from openweight_sim.plots import plot_run
+    """Redraw the figures of a results directory of any kind (see :mod:`openweight_sim.redraw`)."""
+    from openweight_sim.redraw import redraw
 
-    d = Path(args.results_dir)
-    kind = _plottable_kind(d)
-    paths = []
-    if kind == "compare":
-        qa, qb = _read_quarters(d / "quarters_a.csv"), _read_quarters(d / "quarters_b.csv")
-        name_a, name_b = _metadata_names(d, "scenario_a", "scenario_b")
-        paths += plot_compare_fans(qa, qb, d / "plots", name_a or "A", name_b or "B")
-    else:
-        df = _read_quarters(d / "quarters.csv")
-        name = _metadata_names(d, "scenario")[0] or d.name
-        if "replication" in df and (df["replication"] != df["replication"].iloc[0]).any():
-            paths += plot_fans(df, d / "plots", name)
-            df = df[df["replication"] == df["replication"].min()]
-        paths += plot_run(df.reset_index(drop=True), d / "plots", name)
-    for p in paths:
+    for p in redraw(args.results_dir):
         print(p)
     return 0
 
@@ -210,6 +142,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_schema)
     p = sub.add_parser("scenarios", help="list bundled scenarios")
     p.set_defaults(func=cmd_scenarios)
-    p = sub.add_parser("plot", help="redraw the plots of a results directory")
+    p = sub.add_parser(
+        "plot",
+        help="redraw the figures of a results directory (run, compare, validate, sweep, analyze)",
+    )
     p.add_argument("results_dir")
     p.set_defaults(func=cmd_plot)

@@ -125,8 +125,26 @@ def ratio_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[f
     return (r, (qb - root) / qa, (qb + root) / qa)
 
 
-def diff_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, ...]:
-    """Mean paired difference and its t interval: (diff, lo, hi)."""
+SHARE_DIFF_BOUNDS = (-1.0, 1.0)
+"""Where a difference of two shares in 0–1 can lie: its interval is cut to this range."""
+
+
+def diff_interval(
+    a: np.ndarray,
+    b: np.ndarray,
+    level: float = 0.95,
+    bounds: tuple[float, float] | None = None,
+) -> tuple[float, ...]:
+    """Mean paired difference and its t interval: (diff, lo, hi).
+
+    Args:
+        a: values of A, paired with ``b``.
+        b: values of B.
+        level: confidence level.
+        bounds: the range the true difference lies in (e.g. ±1 for two shares): the t
+            interval is intersected with it, which keeps its coverage and never reports an
+            impossible value (a share's difference beyond 100 percentage points).
+    """
     d = a - b
     n = d.size
     if n == 0:
@@ -135,7 +153,10 @@ def diff_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[fl
     if n < 2:
         return (m, np.nan, np.nan)
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * d.std(ddof=1) / np.sqrt(n))
-    return (m, m - half, m + half)
+    lo, hi = m - half, m + half
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return (m, lo, hi)
 
 
 def compare_frames(
@@ -148,7 +169,8 @@ def compare_frames(
     """Ratios and differences A vs B, paired by replication, at the chosen quarters.
 
     Pairs where either value is NaN (e.g. no hosted open model in B) are left out; ``n``
-    says how many pairs remain.
+    says how many pairs remain. Ratios have Fieller's interval; differences a t interval,
+    cut to ±1 for shares (columns ``share_*``).
     """
     quarters = list(quarters) if quarters else year_end_quarters(common_quarters(qa, qb))
     ia = qa.set_index(["quarter", "replication"])
@@ -160,7 +182,8 @@ def compare_frames(
             pair = pair.dropna().astype(float)
             a, b = pair["a"].to_numpy(), pair["b"].to_numpy()
             r, rlo, rhi = ratio_interval(a, b, level)
-            d, dlo, dhi = diff_interval(a, b, level)
+            shares = SHARE_DIFF_BOUNDS if col.startswith("share_") else None
+            d, dlo, dhi = diff_interval(a, b, level, shares)
             rows.append(
                 {
                     "column": col,

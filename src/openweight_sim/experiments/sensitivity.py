@@ -59,6 +59,16 @@ def _outputs(sweep: SweepResults, outputs: list[str] | None) -> list[str]:
     return chosen
 
 
+def _bootstrap_seed(seed: int) -> int:
+    """The seed handed to SALib's bootstrap: ``seed + 1``.
+
+    SALib seeds its generator only ``if seed:``, so a seed of 0 would mean "unseeded" and the
+    intervals would change from one analysis to the next; shifting by one keeps every seed
+    (0 included) reproducible.
+    """
+    return int(seed) + 1
+
+
 def _nan_rows(output: str, names: list[str], columns: list[str]) -> list[dict]:
     return [{"output": output, "parameter": n} | dict.fromkeys(columns[2:], np.nan) for n in names]
 
@@ -93,7 +103,7 @@ def sobol_indices(
                 calc_second_order=sweep.spec.design.second_order,
                 num_resamples=num_resamples,
                 conf_level=conf_level,
-                seed=seed,
+                seed=_bootstrap_seed(seed),
             )
         for j, name in enumerate(names):
             row = {"output": out, "parameter": name}
@@ -133,7 +143,7 @@ def morris_indices(
                 num_resamples=num_resamples,
                 conf_level=conf_level,
                 num_levels=sweep.spec.design.levels,
-                seed=seed,
+                seed=_bootstrap_seed(seed),
             )
         for j, name in enumerate(names):
             rows.append(
