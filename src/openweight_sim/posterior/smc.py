@@ -251,6 +251,29 @@ def _sampler_class():
     return BatchSampler
 
 
+RIDGE = 1e-3
+"""The perturbation kernel's covariance gets this fraction of each variance added."""
+
+
+def _transition(scaling: float):
+    import pyabc
+    from scipy import stats
+
+    class RegularisedNormalTransition(pyabc.MultivariateNormalTransition):
+        """pyabc's Gaussian kernel with a small ridge, so that it is never singular.
+
+        With fewer effective particles than parameters the weighted covariance is rank
+        deficient; a proposal off its support would get density 0 and an infinite weight.
+        """
+
+        def fit(self, X, w) -> None:
+            super().fit(X, w)
+            self.cov = self.cov + np.diag(RIDGE * np.diag(self.cov) + 1e-12)
+            self.normal = stats.multivariate_normal(cov=self.cov, allow_singular=True)
+
+    return RegularisedNormalTransition(scaling=scaling)
+
+
 def _epsilon(alpha: float):
     import pyabc
 
@@ -348,7 +371,7 @@ def run_abc(
         prior,
         pyabc.distance.FunctionDistance(distance),
         population_size=settings.population,
-        transitions=pyabc.MultivariateNormalTransition(scaling=settings.kernel_scaling),
+        transitions=_transition(settings.kernel_scaling),
         sampler=sampler,
         eps=_epsilon(settings.alpha),
     )
