@@ -60,9 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--kernel-scaling",
         type=float,
-        default=1.0,
-        help="bandwidth factor of the perturbation kernel (default 1, pyabc's; >1 flattens "
-        "the importance weights at some cost in acceptance)",
+        default=2.0,
+        help="bandwidth factor of the perturbation kernel (default 2; pyabc's is 1). Wider "
+        "proposals flatten the importance weights: on the baseline at 100 particles the last "
+        "generation's effective sample size was 33 at 2 and 2 at 1",
     )
     p.add_argument("--replications", type=int, default=1, help="runs per particle (default 1)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
