@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench dashboard dashboard-screenshot notebook clean venv
+.PHONY: run test test-fast lint bench dashboard dashboard-screenshot notebook clean venv posterior
 
 venv: $(STAMP)
 
@@ -36,6 +36,11 @@ test-fast: $(STAMP) lint
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run_benchmarks.py --out benchmarks/results
+
+# Full-size ABC-SMC posterior (~0.5-1 h on 2 cores; resumable) and its figures in
+# docs/calibration.md's posterior section.
+posterior: $(STAMP)
+	$(PY) scripts/posterior_acceptance.py
 
 # JupyterLab on the notebooks, with the project's environment as the kernel (the `notebook`
 # extra is installed into .venv the first time).

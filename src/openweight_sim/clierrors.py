@@ -88,6 +88,16 @@ NUMBER_RULES: dict[str, Callable[[str], Any]] = {
     "mass_min": float_in(0, 1, low_open=True, high_open=True),
     "max_qp": float_in(0, 1),
     "port": int_in(1, 65535),
+    "population": int_in(2, 1_000_000),
+    "generations": int_in(1, 1000),
+    "batch": int_in(1, 1_000_000),
+    "min_epsilon": float_in(0),
+    "min_acceptance": float_in(0, 1, high_open=True),
+    "max_simulations": int_in(1, 10**9),
+    "check": int_in(1, 100_000),
+    "draws": int_in(2, 100_000),
+    "draw_replications": int_in(2, MAX_REPLICATIONS),
+    "kernel_scaling": float_in(0, 100, low_open=True),
 }
 """Bounds of every numeric option, by destination; ``command.dest`` overrides ``dest``."""
 

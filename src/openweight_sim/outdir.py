@@ -1,7 +1,8 @@
 """Where results go, and what may be replaced there.
 
 Every results directory carries a marker file, ``.openweight-sim.json``, naming its kind
-(run, compare, sweep, validation, analysis, calibration). :func:`prepare_out` is called
+(run, compare, sweep, validation, analysis, calibration,
+posterior). :func:`prepare_out` is called
 before any run starts and refuses, with one line, anything that would lose a user's files:
 
 * an existing path that is not one of our results directories (a directory of the user's
@@ -40,7 +41,16 @@ from openweight_sim.scenario import parse_override
 
 MARKER = ".openweight-sim.json"
 LOCK = ".openweight-sim.lock"
-KINDS = ("run", "compare", "sweep", "validation", "analysis", "calibration", "meta")
+KINDS = (
+    "run",
+    "compare",
+    "sweep",
+    "validation",
+    "analysis",
+    "calibration",
+    "meta",
+    "posterior",
+)
 TMP_RE = re.compile(r"^\..+\.tmp-[^/]+$")
 OLD_RE = re.compile(r"^\.(?P<name>.+)\.old-(?P<pid>\d+)$")
 

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from openweight_sim import __version__, dashboard
-from openweight_sim.cli import calibration, experiments, meta, run
+from openweight_sim.cli import calibration, experiments, meta, posterior, run
 from openweight_sim.cli.common import (
     CliError,
     _Parser,
@@ -43,7 +43,7 @@ __all__ = [
     "year_end_rows",
 ]
 
-COMMAND_GROUPS = (run, experiments, meta, calibration, dashboard)
+COMMAND_GROUPS = (run, experiments, meta, calibration, posterior, dashboard)
 """Modules whose ``register(sub)`` adds their subcommands, in ``--help`` order."""
 
 

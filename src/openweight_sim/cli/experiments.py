@@ -24,6 +24,7 @@ from openweight_sim.cli.common import (
     overrides_from,
     run_options,
 )
+from openweight_sim.cli.predictive import add_posterior_arguments, compare_with_posterior
 from openweight_sim.experiments.executors import default_workers
 from openweight_sim.outdir import add_force_flag, out_dir_for
 from openweight_sim.scenario import QUARTER_RE, ScenarioError
@@ -108,6 +109,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not both:
         raise ScenarioError(args.b, "", f"shares no quarter with {sa.name}")
     quarters = _parse_quarters(args.quarters, both)
+    if args.posterior or args.draws is not None:
+        return compare_with_posterior(args, sa, sb, quarters)
     out = out_dir_for(args, f"results/compare-{sa.name}-vs-{sb.name}", "compare")
     started = time.perf_counter()
     qa, qb = paired_runs(sa, sb, args.replications, args.seed, None, **run_options(args))
@@ -506,6 +509,7 @@ def _add_compare(sub: Any) -> None:
     add_executor_arguments(p)
     p.add_argument("--out", help="results directory (default results/compare-A-vs-B)")
     add_force_flag(p)
+    add_posterior_arguments(p)
     p.set_defaults(func=cmd_compare)
 
 

@@ -17,6 +17,7 @@ from openweight_sim.cli.common import (
     overrides_from,
     run_options,
 )
+from openweight_sim.cli.predictive import add_posterior_arguments, run_with_posterior
 from openweight_sim.columns import SUMMARY, column
 from openweight_sim.outdir import add_force_flag, out_dir_for
 from openweight_sim.scenario import (
@@ -56,6 +57,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from openweight_sim.runs import run_replications
 
     scenario = load_scenario(args.scenario, overrides_from(args))
+    if args.posterior or args.draws is not None:
+        return run_with_posterior(args, scenario)
     out = out_dir_for(args, Path("results") / scenario.name, "run")
     started = time.perf_counter()
     with atomic_dir(out, "run") as tmp:
@@ -132,6 +135,7 @@ def register(sub: Any) -> None:
     p.add_argument("--out", help="results directory (default results/<scenario>)")
     add_force_flag(p)
     add_executor_arguments(p)
+    add_posterior_arguments(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("schema", help="print the scenario JSON Schema")
