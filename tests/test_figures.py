@@ -37,7 +37,7 @@ scenario: baseline
 constants: {developers.count: 300, end: 2025Q4}
 design: {method: %s, samples: %d, seed: 3}
 parameters:
-  developers.price_sensitivity: [1.0, 1.6]
+  developers.price_sensitivity: [1.5, 2.5]
   developers.switching_cost: [0.5, 3.0]
 replications: 1
 outputs: [price_closed@2025Q4, share_open_tokens@2025Q4]
