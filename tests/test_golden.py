@@ -20,6 +20,8 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 CASES = [(s, seed) for s in ("baseline", "no_llama", "china_open_surge") for seed in (0, 1)]
 TABLES = ("quarters", "labs", "hosts", "offers", "releases", "demand")
 POPULATION = 3_000
+
+
 def run_tables(scenario: str, seed: int) -> dict[str, pd.DataFrame]:
     """Run a bundled scenario at the golden population and return its output tables."""
     from openweight_sim import OpenWeightMarket
