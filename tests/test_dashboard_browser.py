@@ -25,6 +25,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from openweight_sim.scenario import load_scenario
+
 CHROMIUM = Path(os.environ.get("OWSIM_CHROMIUM", "/usr/bin/chromium"))
 """Debian's chromium (``OWSIM_CHROMIUM`` names another binary)."""
 CHROMIUM_ARGS = [
@@ -154,16 +156,18 @@ def _reset_keeps_the_baseline(page):
     The sliders once snapped 1.331 to 1.3 and 1.664 to 1.7 and marked them as changed from
     the baseline. Returns the price-sensitivity slider's thumb.
     """
+    ps = f"{load_scenario('baseline').developers.price_sensitivity:g}"  # the calibrated value
     slider = page.locator(".v-input", has=page.locator("label", has_text="Price sensitivity"))
     thumb = slider.locator("[role=slider]")
-    assert thumb.get_attribute("aria-valuenow") == "1.331"
+    assert thumb.get_attribute("aria-valuenow") == ps
     page.get_by_role("button", name="Reset").click()
     page.wait_for_selector("text=not started")
     page.wait_for_timeout(500)
-    assert thumb.get_attribute("aria-valuenow") == "1.331"
+    assert thumb.get_attribute("aria-valuenow") == ps
     settings = page.locator(".owsim-settings")
-    assert "price sensitivity: ×1.331" in settings.inner_text()
-    assert "Cost of switching model family: 1.664" in settings.inner_text()
+    assert f"price sensitivity: ×{ps}" in settings.inner_text()
+    switching = f"{load_scenario('baseline').developers.switching_cost:g}"
+    assert f"Cost of switching model family: {switching}" in settings.inner_text()
     assert settings.locator("b").count() == 1  # only the legend's "bold = changed"
     return thumb
 
@@ -224,8 +228,9 @@ def test_dashboard_offline_in_chromium(server: str, sync_api, chromium: Path, tm
             # Move the price-sensitivity slider to its maximum with the keyboard, then Reset.
             thumb.focus()
             page.keyboard.press("End")
+            ps = f"{load_scenario('baseline').developers.price_sensitivity:g}"
             page.wait_for_function(
-                "el => el.getAttribute('aria-valuenow') !== '1.331'", arg=thumb.element_handle()
+                f"el => el.getAttribute('aria-valuenow') !== '{ps}'", arg=thumb.element_handle()
             )
             moved = float(thumb.get_attribute("aria-valuenow"))
             assert moved == 2.0

@@ -257,7 +257,10 @@ def _local_cluster(local_cluster: Callable, n_workers: int) -> Any:
                 # the scheduler's own HTTP routes: any free loopback port, never a clash
                 # (and a warning) on 8787 when another cluster runs on this machine
                 scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                silence_logs=logging.ERROR,
+                # a run's error reaches the client through its future (recorded as a failed
+                # run); the workers' own error logs would only add noise, e.g. a heartbeat
+                # that fails while the cluster shuts down after Ctrl-C
+                silence_logs=logging.CRITICAL,
             )
     finally:
         os.environ.clear()
