@@ -140,8 +140,8 @@ def coding_offsets(history: str = "releases_2023_2024") -> dict[str, float]:
     The residual is a release's coding Elo minus what its general Elo maps to
     (:func:`coding_from_general`); judgement rows are the mapping itself and are left out.
     A lab with no measured release has no entry (offset 0). Anthropic's releases, for
-    example, code about 60 Elo better than their general Elo predicts, OpenAI's 2024
-    GPT-4o versions about 50 worse.
+    example, code about 63 Elo better than their general Elo predicts on average, OpenAI's
+    about 16 worse (its 2024 GPT-4o versions 30–73 worse).
     """
     table = history_table(history)
     caps = capability_table()
