@@ -143,3 +143,17 @@ def test_variance_split_follows_the_law_of_total_variance():
     assert decompose(same)["share_parameters"] < 0.05
     quiet = df.assign(value=np.repeat(mu, reps))
     assert decompose(quiet)["share_parameters"] == 1.0
+
+
+def test_paired_hit_difference_is_the_per_seed_mean_with_its_standard_error():
+    from openweight_sim.posterior.calibrate import paired_hit_difference
+
+    facts = pd.DataFrame({"low": [0.0, 0.0], "high": [1.0, 1.0]})
+    # fact 0: the point hits every run, the posterior misses runs 0 and 1 of 4
+    # fact 1: both hit exactly the same runs (difference 0, standard error 0)
+    post = np.array([[2.0, 0.5], [2.0, 2.0], [0.5, 0.5], [0.5, 2.0]])
+    point = np.array([[0.5, 0.5], [0.5, 2.0], [0.5, 0.5], [0.5, 2.0]])
+    diff, se = paired_hit_difference(facts, post, point)
+    np.testing.assert_allclose(diff, [-0.5, 0.0])
+    d0 = np.array([-1.0, -1.0, 0.0, 0.0])
+    np.testing.assert_allclose(se, [d0.std(ddof=1) / 2.0, 0.0])

@@ -172,8 +172,31 @@ def fact_check(
         q = np.nanquantile(np.where(np.isfinite(post), post, np.nan), [0.05, 0.5, 0.95], axis=0)
     table["posterior_p5"], table["posterior_median"], table["posterior_p95"] = q
     table["not_worse"] = table["hit_posterior"] >= table["hit_point"] - 1e-12
+    diff, se = paired_hit_difference(facts, post, point)
+    table["hit_difference"], table["hit_difference_se"] = diff, se
+    table["not_worse_within_noise"] = diff >= -1.96 * se - 1e-12
     table["by_construction"] = facts["metric"].isin(BY_CONSTRUCTION).to_numpy()
     return table.reset_index(drop=True)
+
+
+def paired_hit_difference(
+    facts: pd.DataFrame, post: np.ndarray, point: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error of the per-seed hit difference, posterior minus point.
+
+    Run ``i`` of each side shares seed ``i``, so the difference of the two hit indicators is
+    paired; its standard error is ``sd / √n`` over the ``n`` seeds (0 where every pair agrees).
+    A fact is *no worse within noise* when the difference is above ``−1.96`` standard errors:
+    the posterior's lower hit rate could be luck of the ``n`` draws.
+    """
+    from openweight_sim.posterior.facts import within_band
+
+    hp = np.vstack([within_band(facts, s) for s in post]).astype(float)
+    hq = np.vstack([within_band(facts, s) for s in point]).astype(float)
+    d = hp - hq
+    n = len(d)
+    se = d.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(d.shape[1], np.nan)
+    return d.mean(axis=0), se
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: Sequence[float]) -> np.ndarray:

@@ -125,11 +125,16 @@ def hit_rates_figure(check: pd.DataFrame) -> plt.Figure:
     ax.bar(x - 0.2, check["hit_point"], width=0.4, color="C3", label="CMA-ES point")
     ax.bar(x + 0.2, check["hit_posterior"], width=0.4, color="C0", label="posterior")
     ax.set_xticks(x, check["id"], rotation=90, fontsize=7)
-    ax.set_ylim(0, 1.05)
+    if "not_worse_within_noise" in check:
+        worse = ~check["not_worse_within_noise"].to_numpy(bool)
+        if worse.any():
+            ax.plot(x[worse], np.full(worse.sum(), 1.08), "v", color="k", markersize=5,
+                    label="posterior worse beyond noise (paired, 1.96 s.e.)")  # fmt: skip
+    ax.set_ylim(0, 1.13)
     ax.set_xlabel("In-sample fact (id)")
     ax.set_ylabel("Share of runs within the fact's band (0–1)")
     ax.set_title("Per-fact hit rates: posterior vs CMA-ES point", loc="left")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
 

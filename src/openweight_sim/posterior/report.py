@@ -44,6 +44,18 @@ def summary_lines(result: AbcResult, check: pd.DataFrame) -> list[str]:
         f"{n_not_worse} of {len(check)} facts ({n_not_worse / max(len(check), 1):.0%}); "
         f"{n_beh} of {len(behaviour)} facts that behaviour can move "
         f"({n_beh / max(len(behaviour), 1):.0%})",
+        *_within_noise(check),
+    ]
+
+
+def _within_noise(check: pd.DataFrame) -> list[str]:
+    """The count of facts whose lower posterior hit rate could be luck of the check's draws."""
+    if "not_worse_within_noise" not in check:
+        return []
+    n = int(check["not_worse_within_noise"].sum())
+    return [
+        f"no worse within noise (paired difference above -1.96 standard errors): {n} of "
+        f"{len(check)} facts ({n / max(len(check), 1):.0%})"
     ]
 
 
@@ -128,14 +140,16 @@ def report_md(
         "",
         f"## Per-fact hit rates ({info['check']} fresh runs each, same seeds for both)",
         "",
-        "| fact | metric | period | band | posterior | CMA-ES point |",
-        "|---|---|---|---|---|---|",
+        "| fact | metric | period | band | posterior | CMA-ES point | difference (s.e.) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in check.itertuples():
         flag = "" if r.not_worse else " (worse)"
+        se = getattr(r, "hit_difference_se", float("nan"))
+        diff = getattr(r, "hit_difference", r.hit_posterior - r.hit_point)
         lines.append(
             f"| {r.id} | {r.metric} | {r.period} | {_g(r.low)}–{_g(r.high)} | "
-            f"{r.hit_posterior:.2f}{flag} | {r.hit_point:.2f} |"
+            f"{r.hit_posterior:.2f}{flag} | {r.hit_point:.2f} | {diff:+.2f} ({_g(se)}) |"
         )
     if projection is not None and len(projection):
         from openweight_sim.posterior.predictive import format_decomposition
