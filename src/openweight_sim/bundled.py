@@ -65,3 +65,21 @@ def sweeps_dir() -> Path:
 def data_file(filename: str) -> Path:
     """Path of one bundled data file, e.g. ``data_file("calibration_facts.csv")``."""
     return bundled_path(DATA) / filename
+
+
+def posteriors_dir() -> Path:
+    """Directory of the bundled posterior samples (``data/posterior/<scenario>/``)."""
+    return bundled_path(DATA) / "posterior"
+
+
+def bundled_posterior(name: str) -> Path | None:
+    """The bundled posterior results directory called ``name``, or None if there is none.
+
+    ``data/posterior/baseline/`` is the posterior of the shipped baseline's free parameters
+    (``openweight-sim posterior``, measured figures in ``docs/calibration.md``); commands accept
+    ``--posterior baseline`` for it, so an analyst needs no hour-long run of their own.
+    """
+    if not name or "/" in name or name.startswith("."):
+        return None
+    path = posteriors_dir() / name
+    return path if path.is_dir() else None

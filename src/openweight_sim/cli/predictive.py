@@ -27,8 +27,9 @@ def add_posterior_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--posterior",
         metavar="DIR",
-        help="draw the free parameters from this posterior (openweight-sim posterior): "
-        "intervals with parameter and run-to-run uncertainty, and the variance split",
+        help="draw the free parameters from this posterior (a directory written by "
+        "openweight-sim posterior, or 'baseline': the bundled posterior of the shipped "
+        "baseline): intervals with parameter and run-to-run uncertainty, and the variance split",
     )
     p.add_argument("--draws", type=int, help="with --posterior: parameter draws (default 20)")
 

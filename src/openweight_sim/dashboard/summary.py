@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from html import escape
 
 import numpy as np
+import pandas as pd
 
 from openweight_sim.columns import column
 from openweight_sim.dashboard.market import DashboardMarket
@@ -61,17 +63,51 @@ def _where(model: DashboardMarket, n: int) -> str:
     return f"{_GREY}not started: {total} quarters, {model.quarters[0]}–{model.quarters[-1]}</span>"
 
 
+@cache
+def posterior_bands(scenario: str) -> pd.DataFrame | None:
+    """The bundled posterior's projection bands of a scenario (None if it has none).
+
+    Only the shipped baseline has a bundled posterior (``data/posterior/baseline``).
+    """
+    from openweight_sim.bundled import bundled_posterior
+    from openweight_sim.posterior.bands import read_bands
+
+    d = bundled_posterior(scenario)
+    return read_bands(d) if d is not None else None
+
+
+POSTERIOR_HEAD = (
+    "<th style='{cell}text-align:right' title='95% posterior-predictive interval of the "
+    "calibrated baseline in this quarter: uncertainty of the calibrated parameters (the "
+    "posterior over the 2023-2024 facts) and run-to-run noise together. It does not move "
+    "with the sliders.'>Calibrated range, 95%</th>"
+)
+
+
+def _band(bands: pd.DataFrame | None, col: str, quarter: str, fmt: Callable[[float], str]) -> str:
+    if bands is None:
+        return ""
+    row = bands[(bands["column"] == col) & (bands["quarter"] == quarter)]
+    text = "–" if row.empty else f"{fmt(float(row['lo'].iloc[0]))}–{fmt(float(row['hi'].iloc[0]))}"
+    return f"<td style='{_CELL}text-align:right;color:#555'>{text}</td>"
+
+
 def _headline_table(model: DashboardMarket, overlay: bool) -> str:
     df = model.frame()
+    quarter = str(df["quarter"].iloc[-1])
     cf = model.counterfactual_frame() if overlay else None
+    bands = posterior_bands(model.config.name)
     head = f"<th style='{_CELL}text-align:left'>Latest quarter</th>"
     head += f"<th style='{_CELL}text-align:right'>This run</th>"
+    if bands is not None:
+        head += POSTERIOR_HEAD.format(cell=_CELL)
     if cf is not None:
         head += f"<th style='{_CELL}text-align:right'>Without open weights</th>"
     rows = [f"<tr style='color:#555;font-size:12px'>{head}</tr>"]
     for col, label, fmt in HEADLINES:
         row = f"<td style='{_CELL}'>{label}</td>"
         row += f"<td style='{_CELL}text-align:right'><b>{fmt(float(df[col].iloc[-1]))}</b></td>"
+        row += _band(bands, col, quarter, fmt)
         if cf is not None:
             row += f"<td style='{_CELL}text-align:right'>{fmt(float(cf[col].iloc[-1]))}</td>"
         rows.append(f"<tr>{row}</tr>")

@@ -84,6 +84,7 @@ def write_outputs(
     from openweight_sim.io import atomic_dir, atomic_write_text, write_json, write_table
     from openweight_sim.plots import HISTORY_UNTIL
     from openweight_sim.posterior import plots
+    from openweight_sim.posterior.bands import BANDS_FILE, projection_bands
     from openweight_sim.posterior.report import report_md
 
     point = meta["point"]
@@ -94,6 +95,7 @@ def write_outputs(
         check.to_csv(tmp / "fact_check.csv", index=False)
         corr.to_csv(tmp / "correlations.csv")
         proj.table.to_csv(tmp / "projection.csv", index=False)
+        projection_bands(proj.posterior, SUMMARY).to_csv(tmp / BANDS_FILE, index=False)
         proj.posterior.to_parquet(tmp / "projection_quarters.parquet", index=False)
         shutil.copyfile(ckpt / "history.db", tmp / "history.db")
         pl = tmp / "plots"

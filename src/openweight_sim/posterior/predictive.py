@@ -51,17 +51,40 @@ DECOMPOSITION_COLUMNS = [
 ]
 
 
+def resolve_posterior(directory: str | Path) -> Path:
+    """The posterior directory a ``--posterior`` argument names.
+
+    An existing directory wins; otherwise a bundled posterior's name (``baseline``: the
+    shipped baseline's posterior, :func:`openweight_sim.bundled.bundled_posterior`).
+
+    Raises:
+        ScenarioError: neither exists.
+    """
+    from openweight_sim.bundled import bundled_posterior
+
+    d = Path(directory)
+    if d.is_dir():
+        return d
+    bundled = bundled_posterior(str(directory))
+    if bundled is None:
+        raise ScenarioError(
+            "--posterior", str(directory), "no such directory (nor a bundled posterior: baseline)"
+        )
+    return bundled
+
+
 def load_posterior(directory: str | Path) -> pd.DataFrame:
     """The posterior sample of a ``posterior`` results directory (values and ``weight``).
+
+    ``directory`` may also name a bundled posterior (``baseline``, see
+    :func:`resolve_posterior`).
 
     Raises:
         ScenarioError: one line if the directory or its sample is missing or unusable.
     """
     from openweight_sim.outdir import results_kind
 
-    d = Path(directory)
-    if not d.is_dir():
-        raise ScenarioError("--posterior", str(directory), "no such directory")
+    d = resolve_posterior(directory)
     if results_kind(d) != "posterior":
         raise ScenarioError(
             "--posterior", str(directory), "is not a posterior results directory (run "
