@@ -121,6 +121,7 @@ def test_meta_posterior_writes_the_split_and_its_identities_hold(varied):
     assert not np.allclose(by_draw.loc[a], by_draw.loc[b])
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["posterior"] == str(post) and len(meta["draws"]) == 3
+    assert meta["posterior_dir"] == str(post.resolve())
     assert meta["seeds"]["root"] == 0 and len(meta["seeds"]["run_seeds"]) == 2
     assert meta["internal"]["labs"]["meta"]["open_history"] is False
 
@@ -162,6 +163,24 @@ def test_a_posterior_of_one_point_has_no_parameter_variance_and_equals_meta_valu
         assert got["seed"].tolist() == direct["seed"].tolist()
         for q in QUANTITIES:
             assert np.allclose(got[q], direct[q], rtol=1e-12, atol=0.0), q
+
+
+def test_meta_accepts_the_bundled_baseline_posterior(tmp_path):
+    from openweight_sim.bundled import bundled_posterior
+
+    out = tmp_path / "m"
+    res = cli(
+        "meta", "baseline", "--posterior", "baseline", "--draws", "2", "--replications", "2",
+        *SETS, "--out", str(out), cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    draws = pd.read_csv(out / "draws.csv")
+    sample = pd.read_parquet(bundled_posterior("baseline") / "posterior.parquet")
+    for col in draws.columns.drop("draw"):  # every draw is a particle of the bundled sample
+        assert set(draws[col]) <= set(sample[col]), col
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["posterior"] == "baseline"
+    assert meta["posterior_dir"] == str(bundled_posterior("baseline").resolve())
 
 
 def test_meta_posterior_is_exported_from_the_package():

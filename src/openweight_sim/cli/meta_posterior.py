@@ -88,7 +88,7 @@ def meta_with_posterior(args: argparse.Namespace) -> int:
     from openweight_sim.meta.plots import value_posterior
     from openweight_sim.meta.predictive import meta_value_posterior
     from openweight_sim.outdir import out_dir_for
-    from openweight_sim.posterior.predictive import load_posterior
+    from openweight_sim.posterior.predictive import load_posterior, resolve_posterior
     from openweight_sim.scenario import load_scenario
 
     _check(args)
@@ -125,6 +125,7 @@ def meta_with_posterior(args: argparse.Namespace) -> int:
         meta = metadata(sc, seeds, " ".join(sys.argv))
         meta |= {"internal": meta_internal_scenario(sc).model_dump(mode="json")}
         meta |= {"posterior": str(args.posterior), "draws": result.draws}
+        meta |= {"posterior_dir": str(resolve_posterior(args.posterior).resolve())}
         write_json(tmp / "metadata.json", meta)
     print(text)
     n = 2 * args.draws * args.replications
