@@ -45,6 +45,11 @@ def posterior_text(table: pd.DataFrame, name: str, draws: int, reps: int, seed: 
     tot = t.loc["openness"]
     share = tot["share_parameters"]
     noise = "–" if not np.isfinite(share) else f"{1 - share:.0%}"
+    floored = (  # the between-draw variance was floored at 0 (decompose)
+        f" (the draw means vary no more than noise alone makes means of {reps} runs vary)"
+        if share == 0
+        else ""
+    )
     lines = [
         f"What openness pays Meta in {name}: {name} minus {name} with Meta's releases "
         f"internal, over {draws} posterior draws × {reps} paired runs (common random "
@@ -54,7 +59,7 @@ def posterior_text(table: pd.DataFrame, name: str, draws: int, reps: int, seed: 
         f"Value of openness: {_bn(tot['mean'])} bn USD (95% predictive interval "
         f"{_bn(tot['lo'])} to {_bn(tot['hi'])} over parameter draws and runs; draw means "
         f"{_bn(tot['param_lo'])} to {_bn(tot['param_hi'])}); {_share(share)} of the variance "
-        f"from the parameters, {noise} from run-to-run noise",
+        f"from the parameters, {noise} from run-to-run noise{floored}",
         "",
         f"{'channel':<12}{'mean':>10}{'lo':>10}{'hi':>10}{'draws lo':>10}{'draws hi':>10}"
         f"{'params':>8}",
