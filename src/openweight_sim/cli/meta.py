@@ -119,6 +119,10 @@ def register(sub: Any) -> None:
     )
     add_executor_arguments(p)
     add_posterior_arguments(p)
-    p.add_argument("--out", help="results directory (default results/meta-SCENARIO)")
+    p.add_argument(
+        "--out",
+        help="results directory (default results/meta-SCENARIO; with --posterior, "
+        "results/meta-SCENARIO-posterior)",
+    )
     add_force_flag(p)
     p.set_defaults(func=cmd_meta)
