@@ -15,17 +15,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from openweight_sim.meta.predictive import MetaValuePosterior, meta_value_posterior
     from openweight_sim.meta.value import MetaValue, meta_value
     from openweight_sim.model import OpenWeightMarket
     from openweight_sim.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = [
     "MetaValue",
+    "MetaValuePosterior",
     "OpenWeightMarket",
     "Scenario",
     "ScenarioError",
     "load_scenario",
     "meta_value",
+    "meta_value_posterior",
 ]
 __version__ = "0.1.0"
 
@@ -36,6 +39,8 @@ _LAZY = {
     "load_scenario": "openweight_sim.scenario",
     "MetaValue": "openweight_sim.meta.value",
     "meta_value": "openweight_sim.meta.value",
+    "MetaValuePosterior": "openweight_sim.meta.predictive",
+    "meta_value_posterior": "openweight_sim.meta.predictive",
 }
 
 

@@ -5,7 +5,9 @@ Runs the scenario and its Meta-internal twin with common random numbers
 95% intervals and writes a ``meta`` results directory atomically: ``meta_value.csv`` (per
 replication and quarter), ``by_quarter.csv``, ``summary.csv``, ``forward.csv`` (the value
 from Meta's first review on), ``decisions.csv``, the two worlds' quarter tables,
-``summary.txt``, ``plots/`` and ``metadata.json``.
+``summary.txt``, ``plots/`` and ``metadata.json``. With ``--posterior DIR`` the same value
+is computed over parameter sets drawn from a posterior
+(:mod:`~openweight_sim.cli.meta_posterior`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from openweight_sim.cli.common import add_executor_arguments, metadata, overrides_from, run_options
+from openweight_sim.cli.predictive import add_posterior_arguments
 from openweight_sim.outdir import add_force_flag, out_dir_for
 
 
@@ -51,6 +54,10 @@ def summary_text(summary: pd.DataFrame, forward: pd.DataFrame, name: str, n: int
 
 def cmd_meta(args: argparse.Namespace) -> int:
     """Paired value of openness to Meta; prints the channel table, writes results."""
+    if args.posterior or args.draws is not None:
+        from openweight_sim.cli.meta_posterior import meta_with_posterior
+
+        return meta_with_posterior(args)
     from openweight_sim.counterfactual import meta_internal_scenario
     from openweight_sim.io import atomic_dir, write_json, write_table
     from openweight_sim.meta.plots import save_figures
@@ -100,7 +107,9 @@ def register(sub: Any) -> None:
         description="Run a scenario and the same scenario with Meta's releases kept internal "
         "with common random numbers, and report the value of openness to Meta (the paired "
         "difference of its payoff) by channel, cumulative and discounted, with 95% "
-        "intervals. Example: openweight-sim meta baseline --replications 10",
+        "intervals. With --posterior DIR, over parameter sets drawn from a posterior, with "
+        "the share of the variance from the parameters. Example: openweight-sim meta "
+        "baseline --replications 10",
     )
     p.add_argument("scenario", help="scenario (bundled name or YAML path)")
     p.add_argument("--replications", type=int, default=10, help="paired runs (default 10)")
@@ -109,6 +118,11 @@ def register(sub: Any) -> None:
         "--set", action="append", metavar="PATH=VALUE", help="override a parameter (both worlds)"
     )
     add_executor_arguments(p)
-    p.add_argument("--out", help="results directory (default results/meta-SCENARIO)")
+    add_posterior_arguments(p)
+    p.add_argument(
+        "--out",
+        help="results directory (default results/meta-SCENARIO; with --posterior, "
+        "results/meta-SCENARIO-posterior)",
+    )
     add_force_flag(p)
     p.set_defaults(func=cmd_meta)

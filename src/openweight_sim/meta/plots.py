@@ -1,8 +1,9 @@
-"""Figures of the value of openness to Meta: the channel waterfall and the stacked time path.
+"""Figures of the value of openness to Meta: waterfall, stacked time path, posterior intervals.
 
-Both read a :class:`~openweight_sim.meta.value.MetaValue` (or its tables) and return a
-matplotlib figure outside pyplot's global state (safe in the dashboard's server threads);
-money is shown in USD billions, discounted to the run's first quarter.
+The first two read a :class:`~openweight_sim.meta.value.MetaValue` (or its tables), the
+third the decomposition of a :class:`~openweight_sim.meta.predictive.MetaValuePosterior`;
+all return a matplotlib figure outside pyplot's global state (safe in the dashboard's
+server threads); money is shown in USD billions, discounted to the run's first quarter.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from openweight_sim.figstyle import HISTORY_NOTE, HISTORY_UNTIL, quarter_axis
+from openweight_sim.figstyle import HISTORY_NOTE, HISTORY_UNTIL, OKABE_ITO, quarter_axis
 from openweight_sim.meta.payoff import CHANNELS
 
 if TYPE_CHECKING:
@@ -109,6 +110,88 @@ def stacked(value: pd.DataFrame, title: str, quarters: list[str] | None = None, 
     ax.set_ylabel("Cumulative value, USD billions (discounted)")
     ax.set_title(f"{title}\n{HISTORY_NOTE}" if note else title, fontsize=10)
     ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def _interval_marks(ax, x: float, r: pd.Series, color: str, legend: bool) -> None:
+    """One channel of :func:`value_posterior`: whisker, draw-mean bar, mean dot, share."""
+    ax.plot(
+        [x, x],
+        [r["lo"] * BN, r["hi"] * BN],
+        color="0.35",
+        lw=1.2,
+        zorder=2,
+        label="95% predictive interval (parameters and run-to-run noise)" if legend else None,
+    )
+    ax.plot(
+        [x, x],
+        [r["param_lo"] * BN, r["param_hi"] * BN],
+        color=color,
+        lw=9,
+        alpha=0.45,
+        solid_capstyle="butt",
+        zorder=3,
+        label="95% interval of the draw means (parameters)" if legend else None,
+    )
+    ax.plot(
+        x,
+        r["mean"] * BN,
+        "o",
+        color=color,
+        mec="white",
+        ms=8,
+        zorder=4,
+        label="mean over all runs" if legend else None,
+    )
+    share = r["share_parameters"]
+    text = "–" if not np.isfinite(share) else f"{share:.0%}"
+    ax.annotate(
+        text,
+        (x, r["hi"] * BN),
+        xytext=(0, 5),
+        textcoords="offset points",
+        ha="center",
+        fontsize=8,
+    )
+
+
+def value_posterior(table: pd.DataFrame, title: str):
+    """Value of openness by channel over posterior draws: mean and two 95% intervals.
+
+    Per channel (and the total, and the value from Meta's first review on where the run
+    reaches it): a dot at the mean over all runs, a thick bar over the interval of the draw
+    means (parameter uncertainty alone) and a thin whisker over the predictive interval (all
+    runs: parameters and run-to-run noise); the parameters' share of the variance is written
+    above each.
+
+    Args:
+        table: :meth:`~openweight_sim.meta.predictive.MetaValuePosterior.decomposition`.
+        title: the figure's title.
+    """
+    t = table.set_index("channel")
+    items = ["openness", *CHANNELS]
+    names = {"openness": "Value of openness (total)", **LABELS}
+    colors = {"openness": "black", **COLORS}
+    if "forward" in t.index and np.isfinite(t.loc["forward", "mean"]):
+        items.append("forward")
+        names["forward"] = f"Total from first review ({t.loc['forward', 'from']})"
+        colors["forward"] = OKABE_ITO["reddish_purple"]
+    fig = Figure(figsize=(10.5, 5.4))
+    ax = fig.add_subplot()
+    for i, c in enumerate(items):
+        _interval_marks(ax, i, t.loc[c], colors[c], legend=i == 0)
+    ax.axhline(0.0, color="black", lw=0.8)
+    ax.set_xticks(range(len(items)), [names[c] for c in items], rotation=25, ha="right")
+    ax.set_ylabel("USD billions (bn USD), discounted to the first quarter")
+    n, reps = int(t.loc["openness", "draws"]), t.loc["openness", "replications"]
+    ax.set_xlabel(
+        f"Channel ({n} posterior draws × {reps:g} paired runs; number above: share of the "
+        "variance from the parameters)"
+    )
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
 

@@ -130,16 +130,44 @@ class MetaValue:
         (consolidating pays where it is negative); one row, ``from`` names the quarter; NaN
         when the run ends before the first review.
         """
+        per_run = self._forward_per_run()
+        m, lo, hi = interval(per_run.to_numpy())
+        if not self.has_review():  # no review within the run
+            m = lo = hi = float("nan")
+        row = {"from": self.review_quarter(), "mean": m, "lo": lo, "hi": hi, "n": len(per_run)}
+        return pd.DataFrame([row])
+
+    def review_quarter(self) -> str:
+        """Meta's first review quarter (the start of :meth:`forward`)."""
+        return quarter_label(first_review(self.scenario.meta_payoff))
+
+    def has_review(self) -> bool:
+        """Whether Meta's first review falls within the run."""
+        return first_review(self.scenario.meta_payoff) <= quarter_index(self.scenario.end)
+
+    def _forward_per_run(self) -> pd.Series:
+        """Discounted value of openness from the first review on, per replication."""
         start = first_review(self.scenario.meta_payoff)
         v = self.value
         later = v["quarter"].map(quarter_index) >= start
-        per_run = (v[VALUE] * v["discount"]).where(later, 0.0).groupby(v["replication"]).sum()
-        m, lo, hi = interval(per_run.to_numpy())
-        if start > quarter_index(self.scenario.end):  # no review within the run
-            m = lo = hi = float("nan")
-        return pd.DataFrame(
-            [{"from": quarter_label(start), "mean": m, "lo": lo, "hi": hi, "n": len(per_run)}]
-        )
+        return (v[VALUE] * v["discount"]).where(later, 0.0).groupby(v["replication"]).sum()
+
+    def per_run(self) -> pd.DataFrame:
+        """One row per replication: its cumulative discounted value by channel, and forward.
+
+        Columns ``replication``, ``seed``, ``openness`` and one per channel (the last
+        quarter's running totals, as :meth:`summary` averages them), and ``forward`` (the
+        value from the first review on, as :meth:`forward` averages it; NaN when the run ends
+        before the first review). USD, discounted to the run's first quarter.
+        """
+        last = self.value.groupby("replication").tail(1).set_index("replication")
+        out = pd.DataFrame({"seed": last["seed"]})
+        out["openness"] = last[VALUE + CUMULATIVE]
+        for c in CHANNELS:
+            out[c] = last[f"meta_value_{c}{CUMULATIVE}"]
+        forward = self._forward_per_run()
+        out["forward"] = forward if self.has_review() else float("nan")
+        return out.reset_index()
 
     def decisions(self) -> pd.DataFrame:
         """Meta's reviews per run: quarter, its estimate, and whether it says consolidate.
