@@ -37,7 +37,8 @@ test-fast: $(STAMP) lint
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run_benchmarks.py --out benchmarks/results
 
-# Full-size ABC-SMC posterior (~0.5-1 h on 2 cores; resumable) and its figures in
+# Full-size ABC-SMC posterior (~0.5-1 h on 2 cores; resumable), bundled as data/posterior/baseline,
+# with the verdict and Meta's value over it; the figures go to
 # docs/calibration.md's posterior section.
 posterior: $(STAMP)
 	$(PY) scripts/posterior_acceptance.py

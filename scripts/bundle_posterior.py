@@ -37,12 +37,8 @@ FILES = (
 )
 
 
-def main() -> None:
-    """Copy, compute the bands, and say where."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", type=Path, help="a posterior results directory")
-    args = parser.parse_args()
-    src = args.source
+def bundle(src: Path) -> Path:
+    """Copy the posterior run ``src`` into ``data/posterior/<scenario>/``; the new directory."""
     if results_kind(src) != "posterior":
         raise SystemExit(f"error: {src}: not a posterior results directory")
     name = json.loads((src / "metadata.json").read_text())["scenario"]["name"]
@@ -57,7 +53,15 @@ def main() -> None:
     if dest.exists():
         shutil.rmtree(dest)
     tmp.rename(dest)
-    print(f"bundled {src} as {dest.relative_to(ROOT)}/")
+    return dest
+
+
+def main() -> None:
+    """Copy, compute the bands, and say where."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path, help="a posterior results directory")
+    dest = bundle(parser.parse_args().source)
+    print(f"bundled as {dest.relative_to(ROOT)}/")
 
 
 if __name__ == "__main__":
