@@ -137,6 +137,16 @@ def _plot_images(page) -> dict[str, bytes]:
     return shots
 
 
+def _calibrated_range(column: str, quarter: str) -> str:
+    """The summary card's "calibrated range" cell, from the bundled posterior's bands."""
+    from openweight_sim.dashboard.summary import HEADLINES, posterior_bands
+
+    bands = posterior_bands("baseline")
+    row = bands[(bands["column"] == column) & (bands["quarter"] == quarter)].iloc[0]
+    fmt = {c: f for c, _, f in HEADLINES}[column]
+    return f"{fmt(float(row['lo']))}–{fmt(float(row['hi']))}"
+
+
 def _quarter(page) -> int:
     """The number of quarters simulated, read from the summary card."""
     text = page.locator(".owsim-summary").inner_text()
@@ -222,6 +232,10 @@ def test_dashboard_offline_in_chromium(server: str, sync_api, chromium: Path, tm
             baseline_q2 = _plot_images(page)
             for name in PLOTS:
                 assert baseline_q2[name] != empty[name], f"{name} did not change when stepping"
+            # the summary card shows the bundled posterior's range for this quarter
+            headlines = page.locator(".owsim-headlines").inner_text()
+            assert "Calibrated range, 95%" in headlines
+            assert _calibrated_range("price_closed", "2023Q2") in headlines
 
             thumb = _reset_keeps_the_baseline(page)
 

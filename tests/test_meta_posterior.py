@@ -155,7 +155,7 @@ def test_a_posterior_of_one_point_has_no_parameter_variance_and_equals_meta_valu
     assert table.loc["openness", "var_within"] > 0
     assert table.loc["openness", "share_parameters"] == 0.0
     assert "0% of the variance from the parameters, 100% from run-to-run noise" in res.stdout
-    assert "the draw means vary no more than noise alone makes means of 2 runs vary" in res.stdout
+    assert "the draw means vary no more than the runs' draw-specific noise explains" in res.stdout
 
     direct = meta_value("baseline", 2, 0, overrides={**SMALL, MOVED: point}).per_run()
     values = pd.read_csv(out / "values.csv")

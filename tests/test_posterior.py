@@ -157,3 +157,24 @@ def test_paired_hit_difference_is_the_per_seed_mean_with_its_standard_error():
     np.testing.assert_allclose(diff, [-0.5, 0.0])
     d0 = np.array([-1.0, -1.0, 0.0, 0.0])
     np.testing.assert_allclose(se, [d0.std(ddof=1) / 2.0, 0.0])
+
+
+def test_with_common_seeds_the_seed_effect_is_not_taken_for_draw_noise():
+    """y = a_d + s_r: the seeds' effect is shared by every draw, so var(a) is all between."""
+    rng = np.random.default_rng(4)
+    draws, reps = 6, 5
+    a, s = rng.normal(0, 1, draws), rng.normal(0, 3, reps)
+    y = a[:, None] + s[None, :]
+    df = pd.DataFrame(
+        {
+            "draw": np.repeat(np.arange(draws), reps),
+            "replication": np.tile(np.arange(reps), draws),
+            "value": y.ravel(),
+        }
+    )
+    out = decompose(df)
+    assert out["var_between"] == pytest.approx(a.var(ddof=1), rel=1e-9)
+    assert out["var_within"] == pytest.approx(s.var(ddof=1), rel=1e-9)
+    # without the replication index the shared seed effect is (wrongly) subtracted
+    one_way = decompose(df[["draw", "value"]])
+    assert one_way["var_between"] == pytest.approx(max(a.var(ddof=1) - s.var(ddof=1) / reps, 0))

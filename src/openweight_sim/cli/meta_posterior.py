@@ -46,7 +46,8 @@ def posterior_text(table: pd.DataFrame, name: str, draws: int, reps: int, seed: 
     share = tot["share_parameters"]
     noise = "–" if not np.isfinite(share) else f"{1 - share:.0%}"
     floored = (  # the between-draw variance was floored at 0 (decompose)
-        f" (the draw means vary no more than noise alone makes means of {reps} runs vary)"
+        f" (the draw means vary no more than the runs' draw-specific noise explains over "
+        f"{reps} runs)"
         if share == 0
         else ""
     )

@@ -103,7 +103,7 @@ class MetaValuePosterior:
         start = self.scenario.start
         rows = []
         for q in QUANTITIES:
-            stats = decompose(v[["draw", q]].rename(columns={q: "value"}), level)
+            stats = decompose(v[["draw", "replication", q]].rename(columns={q: "value"}), level)
             frm = self.review_quarter() if q == "forward" else start
             rows.append({"channel": q, "from": frm, **stats})
         return pd.DataFrame(rows, columns=PREDICTIVE_COLUMNS)

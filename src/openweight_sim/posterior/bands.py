@@ -53,9 +53,10 @@ def projection_bands(
     for col in columns:
         if col not in quarters:
             continue
-        values = quarters[["draw", "quarter", col]].rename(columns={col: "value"})
+        keep = ["draw", "replication"] if "replication" in quarters else ["draw"]
+        values = quarters[[*keep, "quarter", col]].rename(columns={col: "value"})
         for q, part in values.groupby("quarter", sort=False):
-            stats = decompose(part[["draw", "value"]].astype({"value": float}), level)
+            stats = decompose(part[[*keep, "value"]].astype({"value": float}), level)
             rows.append({"column": col, "quarter": q, **stats})
     out = pd.DataFrame(rows)
     if out.empty:

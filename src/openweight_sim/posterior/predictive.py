@@ -11,9 +11,14 @@ stacked per-quarter frames with a ``draw`` column.
 of paired runs, or an A − B difference) by the law of total variance,
 ``Var y = E[Var(y | θ)] + Var(E[y | θ])``: *within* is the mean over draws of the
 replications' variance (stochastic noise), *between* is the variance of the draw means less
-its own sampling noise (``within / R``, floored at 0) (parameter uncertainty). The
-predictive interval is the 2.5–97.5% quantile range of all runs' values (both kinds of
-uncertainty), and the parameter interval that of the draw means.
+their own sampling noise (parameter uncertainty, floored at 0). Because every draw runs under
+the same seeds, a seed's own effect is common to all draw means and cancels between them: the
+draws' sampling noise is the draw × seed interaction, ``MS_int / R`` of the two-way layout
+(draws × replications), not ``within / R``, which would count the shared seed effects too and
+understate the parameters' share. (Without a replication index, or with missing runs, the
+one-way ``within / R`` is used.) The predictive interval is the 2.5–97.5% quantile range of
+all runs' values (both kinds of uncertainty), and the parameter interval that of the draw
+means.
 
 The ``compare``, ``run`` and ``meta`` commands all call this one function.
 """
@@ -197,7 +202,9 @@ def decompose(values: pd.DataFrame, level: float = 0.95) -> dict[str, float]:
     """Law-of-total-variance split of a per-run quantity.
 
     Args:
-        values: columns ``draw`` and ``value`` (one row per run; NaN rows dropped).
+        values: columns ``draw`` and ``value`` (one row per run; NaN rows dropped), and
+            ``replication`` when the draws share their seeds (then the draws' sampling noise
+            is the draw × replication interaction; see the module docstring).
         level: coverage of the intervals.
 
     Returns:
@@ -214,7 +221,10 @@ def decompose(values: pd.DataFrame, level: float = 0.95) -> dict[str, float]:
     r = float(n.mean())
     within = float(var.mean()) if (n > 1).any() else nan
     raw_between = float(means.var(ddof=1)) if len(means) > 1 else nan
-    between = max(raw_between - (within if np.isfinite(within) else 0.0) / r, 0.0)
+    noise = _interaction_mean_square(v)
+    if noise is None:
+        noise = within if np.isfinite(within) else 0.0
+    between = max(raw_between - noise / r, 0.0)
     total = between + within
     return {
         "draws": len(means),
@@ -228,6 +238,23 @@ def decompose(values: pd.DataFrame, level: float = 0.95) -> dict[str, float]:
         "var_between": between,
         "share_parameters": between / total if total > 0 else nan,
     }
+
+
+def _interaction_mean_square(v: pd.DataFrame) -> float | None:
+    """Draw × replication mean square of a complete two-way layout, else None.
+
+    With common random numbers (replication ``r`` of every draw under seed ``r``) this is the
+    noise that does not cancel between draw means; :func:`decompose` subtracts it over ``R``.
+    """
+    if "replication" not in v:
+        return None
+    wide = v.pivot_table(index="draw", columns="replication", values="value", aggfunc="mean")
+    d, r = wide.shape
+    if d < 2 or r < 2 or wide.isna().any().any() or len(v) != d * r:
+        return None
+    y = wide.to_numpy(float)
+    resid = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
+    return float((resid**2).sum() / ((d - 1) * (r - 1)))
 
 
 def _per_run(qa: pd.DataFrame, qb: pd.DataFrame | None, column: str, quarter: str, kind: str):
