@@ -41,6 +41,9 @@ from openweight_sim.scenario import Scenario, ScenarioError, get_dotted, load_sc
 
 CHECK = 3
 """Spawn-key element of the fact check's run seeds."""
+NOISE_Z = 1.645
+"""Standard errors below zero at which a lower posterior hit rate counts as worse beyond noise
+(a one-sided 5% test per fact, uncorrected for testing many facts)."""
 POSTERIOR_COUNT = 3000
 """Developers per run (the calibration's population, ``calibration.fit.CALIBRATION_COUNT``)."""
 
@@ -174,7 +177,7 @@ def fact_check(
     table["not_worse"] = table["hit_posterior"] >= table["hit_point"] - 1e-12
     diff, se = paired_hit_difference(facts, post, point)
     table["hit_difference"], table["hit_difference_se"] = diff, se
-    table["not_worse_within_noise"] = diff >= -1.96 * se - 1e-12
+    table["not_worse_within_noise"] = diff >= -NOISE_Z * se - 1e-12
     table["by_construction"] = facts["metric"].isin(BY_CONSTRUCTION).to_numpy()
     return table.reset_index(drop=True)
 
@@ -186,8 +189,8 @@ def paired_hit_difference(
 
     Run ``i`` of each side shares seed ``i``, so the difference of the two hit indicators is
     paired; its standard error is ``sd / √n`` over the ``n`` seeds (0 where every pair agrees).
-    A fact is *no worse within noise* when the difference is above ``−1.96`` standard errors:
-    the posterior's lower hit rate could be luck of the ``n`` draws.
+    A fact is *no worse within noise* when the difference is above ``−NOISE_Z`` standard
+    errors: the posterior's lower hit rate could be luck of the ``n`` draws.
     """
     from openweight_sim.posterior.facts import within_band
 

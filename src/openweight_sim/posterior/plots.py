@@ -129,7 +129,7 @@ def hit_rates_figure(check: pd.DataFrame) -> plt.Figure:
         worse = ~check["not_worse_within_noise"].to_numpy(bool)
         if worse.any():
             ax.plot(x[worse], np.full(worse.sum(), 1.08), "v", color="k", markersize=5,
-                    label="posterior worse beyond noise (paired, 1.96 s.e.)")  # fmt: skip
+                    label="posterior worse beyond noise (paired, one-sided 5%)")  # fmt: skip
     ax.set_ylim(0, 1.13)
     ax.set_xlabel("In-sample fact (id)")
     ax.set_ylabel("Share of runs within the fact's band (0–1)")
