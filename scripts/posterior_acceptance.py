@@ -151,8 +151,9 @@ def section(post: Path, cmp_dir: Path, meta_text: str, timing: dict, command: st
         f"posterior's draws and the point): of the {len(beh)} facts that behaviour can move, "
         f"the posterior hits **{n_beh} ({n_beh / len(beh):.0%}) at least as often as the "
         f"CMA-ES point** (the target was 80%); {n_noise} ({n_noise / len(beh):.0%}) are no "
-        "worse beyond sampling noise (paired per-seed difference above −1.645 standard errors: a one-sided 5% test, "
-        "fact by fact, with no correction for testing many facts). The "
+        "worse beyond sampling noise (paired per-seed difference above −1.645 standard "
+        "errors: a one-sided 5% test, fact by fact, with no correction for testing many "
+        "facts). The "
         f"{len(check) - len(beh)} facts that hold by construction hit in every run on both "
         "sides.",
         "",
