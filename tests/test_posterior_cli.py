@@ -218,3 +218,31 @@ def test_model_posterior_is_identical_on_serial_and_process_executors(tmp_path):
     )
     pd.testing.assert_frame_equal(a.particles, b.particles)
     assert np.isfinite(a.particles["distance"]).all()
+
+
+def test_a_stopped_run_may_resume_with_looser_stopping_rules_only(tmp_path):
+    """More generations or simulations: allowed (and recorded); anything else: one-line error."""
+    import argparse
+
+    from openweight_sim.cli.common import CliError
+    from openweight_sim.cli.posterior import _prepare_checkpoint
+    from openweight_sim.posterior.known import GaussianMean, absolute_distance
+    from openweight_sim.posterior.smc import AbcSettings, run_abc
+
+    problem = GaussianMean(prior_mean=0.0, prior_sd=1.0, noise_sd=1.0, observed=0.5)
+    ckpt = tmp_path / ".post.posterior-checkpoint"
+    ckpt.mkdir()
+    run_abc(problem, absolute_distance, problem.x0, problem.priors,
+            AbcSettings(population=10, generations=1, seed=1), ckpt / "history.db")  # fmt: skip
+
+    def config(**settings):
+        base = {"population": 10, "generations": 2, "max_simulations": 100, "seed": 1}
+        return {"scenario": "baseline", "settings": {**base, **settings}}
+
+    (ckpt / "settings.json").write_text(json.dumps(config()))
+    args = argparse.Namespace(resume=True, force=False)
+    assert _prepare_checkpoint(args, ckpt, config(generations=4, max_simulations=500))
+    assert json.loads((ckpt / "settings.json").read_text())["settings"]["generations"] == 4
+    for bad in (config(generations=3), config(population=20), config(seed=2)):
+        with pytest.raises(CliError, match="only to let the run go on longer"):
+            _prepare_checkpoint(args, ckpt, bad)

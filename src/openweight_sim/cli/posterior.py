@@ -52,7 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="results directory (default results/posterior)")
     add_force_flag(p)
     p.add_argument(
-        "--resume", action="store_true", help="continue a stopped run from its checkpoint"
+        "--resume",
+        action="store_true",
+        help="continue a stopped run from its checkpoint (with the same options, or with more "
+        "--generations / --max-simulations to let it go on longer)",
     )
     p.add_argument("--population", type=int, default=200, help="particles (default 200)")
     p.add_argument("--generations", type=int, default=8, help="most generations (default 8)")
@@ -113,6 +116,43 @@ def _config(args: argparse.Namespace, settings: Any, problem: Any) -> dict[str, 
     }
 
 
+STOPPING_RULES = {
+    "generations": max,
+    "max_simulations": max,
+    "min_acceptance_rate": min,
+    "min_epsilon": min,
+}
+"""Settings that only decide when a run stops, and the direction that lets it run longer."""
+
+
+def _check_extension(ckpt: Path, stored: dict, config: dict) -> None:
+    """Allow a resumed run to run longer; refuse any other change of settings.
+
+    Generations already stored do not depend on the stopping rules, so a run resumed with
+    looser ones (more generations or simulations, a lower acceptance or threshold floor) is the
+    run those rules would have made from the start. Tighter rules, or any other change, could
+    not be.
+
+    Raises:
+        CliError: the settings differ otherwise.
+    """
+    old, new = dict(stored.get("settings", {})), dict(config["settings"])
+    looser = all(
+        rule(old.get(k), new[k]) == new[k] for k, rule in STOPPING_RULES.items() if k in old
+    )
+    for k in STOPPING_RULES:
+        old.pop(k, None)
+        new.pop(k, None)
+    same = {**stored, "settings": old} == {**config, "settings": new}
+    if not (same and looser):
+        raise CliError(
+            f"{ckpt}: the checkpoint was made with other settings; run with the same options "
+            "to resume (only --generations, --max-simulations, --min-acceptance and "
+            "--min-epsilon may change, and only to let the run go on longer), or with --force "
+            "to start again"
+        )
+
+
 def _prepare_checkpoint(args: argparse.Namespace, ckpt: Path, config: dict) -> bool:
     """Check or create the checkpoint directory; True if the run resumes from it."""
     from openweight_sim.posterior.smc import max_generation
@@ -124,11 +164,10 @@ def _prepare_checkpoint(args: argparse.Namespace, ckpt: Path, config: dict) -> b
                 stored = json.loads(cfg.read_text())
             except (OSError, ValueError):
                 raise CliError(f"{ckpt}: unreadable checkpoint; start again with --force") from None
-            if stored != json.loads(json.dumps(config)):
-                raise CliError(
-                    f"{ckpt}: the checkpoint was made with other settings; run with the same "
-                    "options to resume, or with --force to start again"
-                )
+            config = json.loads(json.dumps(config))
+            if stored != config:
+                _check_extension(ckpt, stored, config)
+                cfg.write_text(json.dumps(config, indent=2) + "\n")
             db = ckpt / "history.db"
             if db.is_file() and max_generation(db) >= 0:
                 return True
