@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,10 @@ def test_bundled_posterior_is_the_posterior_of_the_shipped_baseline(bundled):
     sample = load_posterior("baseline")
     assert list(sample.columns) == [*(p.path for p in FREE_PARAMETERS), "weight", "distance"]
     assert sample["weight"].sum() == pytest.approx(1.0)
+    meta = json.loads((bundled / "metadata.json").read_text())
+    # the whole scenario, not only the free parameters: any recalibration makes it stale
+    assert meta["scenario"] == load_scenario("baseline").model_dump(mode="json")
+    assert set(meta["overrides"]) <= {"developers.count", "end"}
     shrink = pd.read_csv(bundled / "shrinkage.csv")
     data = load_scenario("baseline").model_dump(mode="python")
     for row in shrink.itertuples():  # stale if the baseline was recalibrated since
