@@ -92,6 +92,10 @@ def test_compare_accepts_the_bundled_posterior_by_name(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "of the variance from the parameters" in proc.stdout
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["posterior"] == "baseline"
+    assert meta["posterior_dir"] == str(bundled_posterior("baseline").resolve())
+    assert len(meta["posterior_sha256"]) == 64
     draws = pd.read_csv(out / "draws.csv")
     sample = load_posterior("baseline")
     for col in draws.columns.drop("draw"):  # every draw is a particle of the bundled sample

@@ -94,7 +94,7 @@ def meta_with_posterior(args: argparse.Namespace) -> int:
     from openweight_sim.meta.plots import value_posterior
     from openweight_sim.meta.predictive import meta_value_posterior
     from openweight_sim.outdir import out_dir_for
-    from openweight_sim.posterior.predictive import load_posterior, resolve_posterior
+    from openweight_sim.posterior.predictive import load_posterior, posterior_record
     from openweight_sim.scenario import load_scenario
 
     _check(args)
@@ -130,8 +130,7 @@ def meta_with_posterior(args: argparse.Namespace) -> int:
         fig.savefig(tmp / "plots" / "value_posterior.png", dpi=110)
         meta = metadata(sc, seeds, " ".join(sys.argv))
         meta |= {"internal": meta_internal_scenario(sc).model_dump(mode="json")}
-        meta |= {"posterior": str(args.posterior), "draws": result.draws}
-        meta |= {"posterior_dir": str(resolve_posterior(args.posterior).resolve())}
+        meta |= {**posterior_record(args.posterior), "draws": result.draws}
         write_json(tmp / "metadata.json", meta)
     print(text)
     n = 2 * args.draws * args.replications

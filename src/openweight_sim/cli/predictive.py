@@ -93,6 +93,7 @@ def compare_with_posterior(args: argparse.Namespace, sa: Any, sb: Any, quarters:
         format_decomposition,
         load_posterior,
         posterior_predictive,
+        posterior_record,
     )
 
     _check(args)
@@ -125,7 +126,7 @@ def compare_with_posterior(args: argparse.Namespace, sa: Any, sb: Any, quarters:
         (tmp / "thesis.txt").write_text(text + "\n")
         meta = metadata(sa, {"root": args.seed, "run_seeds": runs.seeds}, " ".join(sys.argv))
         meta["scenario_a"] = meta.pop("scenario")
-        meta |= {"scenario_b": sb.model_dump(mode="json"), "posterior": str(args.posterior)}
+        meta |= {"scenario_b": sb.model_dump(mode="json"), **posterior_record(args.posterior)}
         meta |= {"draws": runs.draws, "quarters": qs}
         write_json(tmp / "metadata.json", meta)
     print(text)
@@ -148,6 +149,7 @@ def run_with_posterior(args: argparse.Namespace, scenario: Any) -> int:
         format_decomposition,
         load_posterior,
         posterior_predictive,
+        posterior_record,
     )
 
     _check(args)
@@ -171,7 +173,7 @@ def run_with_posterior(args: argparse.Namespace, scenario: Any) -> int:
         write_table(runs.draws_frame(), tmp, "draws")
         plot_fans(pooled.drop(columns="draw"), tmp / "plots", f"{scenario.name} (posterior)")
         meta = metadata(scenario, {"root": args.seed, "run_seeds": runs.seeds}, " ".join(sys.argv))
-        meta |= {"posterior": str(args.posterior), "draws": runs.draws}
+        meta |= {**posterior_record(args.posterior), "draws": runs.draws}
         write_json(tmp / "metadata.json", meta)
     print(
         f"{scenario.name}: {args.draws} posterior draws × {args.replications} run(s) in "

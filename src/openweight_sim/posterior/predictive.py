@@ -78,6 +78,23 @@ def resolve_posterior(directory: str | Path) -> Path:
     return bundled
 
 
+def posterior_record(directory: str | Path) -> dict[str, str]:
+    """What results record of the posterior they drew from.
+
+    The argument, the directory it named, and the SHA-256 of its sample: a bundled sample may
+    be replaced later, and a directory called ``baseline`` may shadow the bundled one.
+    """
+    import hashlib
+
+    d = resolve_posterior(directory)
+    digest = hashlib.sha256((d / POSTERIOR_FILE).read_bytes()).hexdigest()
+    return {
+        "posterior": str(directory),
+        "posterior_dir": str(d.resolve()),
+        "posterior_sha256": digest,
+    }
+
+
 def load_posterior(directory: str | Path) -> pd.DataFrame:
     """The posterior sample of a ``posterior`` results directory (values and ``weight``).
 
