@@ -16,7 +16,7 @@ import pandas as pd
 
 from openweight_sim.posterior.priors import Prior
 
-UNITS = "model units (dimensionless utility coefficient)"
+UNITS = "dimensionless coefficients of the choice model"
 """What the free parameters are measured in (coefficients of the choice model)."""
 
 
@@ -26,9 +26,11 @@ def _short(name: str) -> str:
 
 def _log_axis(axis, set_scale) -> None:
     """A log axis with plain-number tick labels (0.3, 1, 3 rather than 3×10⁻¹)."""
-    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     set_scale("log")
+    # 1-2-5 ticks: a prior spanning less than a decade (2 to 10) still gets several labels
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     axis.set_major_formatter(FormatStrFormatter("%g"))
     axis.set_minor_formatter(NullFormatter())
 
