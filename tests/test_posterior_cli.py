@@ -131,7 +131,8 @@ def test_posterior_argument_errors_are_one_line(tmp_path, posterior_dir):
     assert "--replications >= 2" in msg
     for bad in ("0", "-1"):
         args = ("--posterior", str(posterior_dir), "--replications", "2", "--draws", bad)
-        assert "at least 2 parameter draws" in one_line_error(cli("compare", "baseline", *args))
+        msg = one_line_error(cli("compare", "baseline", *args))
+        assert "--draws: must be an integer from 2" in msg
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep")

@@ -45,8 +45,6 @@ def _check(args: argparse.Namespace) -> None:
             "--posterior needs --replications >= 2 (the variance split needs several runs "
             "per parameter draw)"
         )
-    if args.draws is not None and args.draws < 2:
-        raise CliError(f"--draws: {args.draws}: needs at least 2 parameter draws")
     args.draws = args.draws or DEFAULT_DRAWS
 
 
