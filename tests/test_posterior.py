@@ -178,3 +178,20 @@ def test_with_common_seeds_the_seed_effect_is_not_taken_for_draw_noise():
     # without the replication index the shared seed effect is (wrongly) subtracted
     one_way = decompose(df[["draw", "value"]])
     assert one_way["var_between"] == pytest.approx(max(a.var(ddof=1) - s.var(ddof=1) / reps, 0))
+
+
+def test_decomposition_lines_show_levels_in_the_columns_display_unit():
+    from openweight_sim.posterior.predictive import DECOMPOSITION_COLUMNS, format_decomposition
+
+    row = dict.fromkeys(DECOMPOSITION_COLUMNS, 1.0)
+    table = pd.DataFrame(
+        [
+            {**row, "column": "meta_net_payoff", "quarter": "2027Q4", "kind": "level",
+             "mean": -1.5e9, "lo": -2e9, "hi": -1e9, "param_lo": -1.8e9, "param_hi": -1.2e9},
+            {**row, "column": "price_closed", "quarter": "2027Q4", "kind": "ratio", "mean": 1.7},
+        ]
+    )  # fmt: skip
+    lines = format_decomposition(table).splitlines()
+    meta = "Meta net payoff (level) 2027Q4: -1.5 USD bn/q (95% predictive -2–-1;"
+    assert lines[0].startswith(meta)
+    assert lines[1].startswith("Closed API price (A/B) 2027Q4: 1.7 (95% predictive")

@@ -321,12 +321,18 @@ def format_decomposition(table: pd.DataFrame) -> str:
 
     lines = []
     for r in table.itertuples():
-        label = COLUMNS[r.column].label if r.column in COLUMNS else r.column
+        col = COLUMNS.get(r.column)
+        label = col.label if col is not None else r.column
         what = {"ratio": "A/B", "diff": "A − B", "level": "level"}[r.kind]
+        # levels and differences in the column's display unit (USD bn/q, not raw USD)
+        scale, unit = (1.0, "")
+        if r.kind != "ratio" and col is not None and not col.is_share:
+            scale, unit = col.scale, f" {col.unit}"
+        m, lo, hi, plo, phi = (scale * x for x in (r.mean, r.lo, r.hi, r.param_lo, r.param_hi))
         share = "–" if not np.isfinite(r.share_parameters) else f"{r.share_parameters:.0%}"
         lines.append(
-            f"{label} ({what}) {r.quarter}: {r.mean:.3g} (95% predictive {r.lo:.3g}–{r.hi:.3g}; "
-            f"draw means {r.param_lo:.3g}–{r.param_hi:.3g}); variance from parameters "
+            f"{label} ({what}) {r.quarter}: {m:.3g}{unit} (95% predictive {lo:.3g}–{hi:.3g}; "
+            f"draw means {plo:.3g}–{phi:.3g}); variance from parameters "
             f"{share}, from run-to-run noise the rest"
         )
     return "\n".join(lines)
