@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cli_errors import one_line_error
 from openweight_sim.meta import CHANNELS
 from openweight_sim.outdir import MARKER
 
@@ -19,15 +20,6 @@ SMALL = ["--set", "developers.count=300", "--set", "end=2024Q4"]
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
-
-
-def one_line_error(res: subprocess.CompletedProcess, *parts: str) -> None:
-    assert res.returncode == 2, res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
-    assert "Traceback" not in res.stderr
-    for part in parts:
-        assert part in lines[0], lines[0]
 
 
 def test_meta_writes_the_value_of_openness_by_channel(tmp_path):

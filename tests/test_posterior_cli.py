@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cli_errors import one_line_error
+
 TINY = [
     "--population", "8", "--generations", "2", "--check", "4", "--draws", "2",
     "--draw-replications", "2", "--set", "developers.count=300",
@@ -28,14 +30,6 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         cwd=cwd,
         timeout=900,
     )
-
-
-def one_line_error(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    assert "Traceback" not in proc.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
