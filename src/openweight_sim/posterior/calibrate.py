@@ -32,7 +32,7 @@ from openweight_sim.posterior.facts import (
     FactsDistance,
     FactsSimulator,
     facts_table,
-    hit_rates,
+    hit_matrix,
     observed_stats,
 )
 from openweight_sim.posterior.priors import Prior, calibration_priors
@@ -168,14 +168,15 @@ def fact_check(
     post, point = sims[:n], sims[n:]
     facts = problem.simulator.facts
     table = facts[["id", "metric", "period", "observed", "low", "high"]].copy()
-    table["hit_posterior"] = hit_rates(facts, post)
-    table["hit_point"] = hit_rates(facts, point)
+    hits_post, hits_point = hit_matrix(facts, post), hit_matrix(facts, point)
+    table["hit_posterior"] = hits_post.mean(axis=0)
+    table["hit_point"] = hits_point.mean(axis=0)
     with warnings.catch_warnings():  # a fact the model never produces: all NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         q = np.nanquantile(np.where(np.isfinite(post), post, np.nan), [0.05, 0.5, 0.95], axis=0)
     table["posterior_p5"], table["posterior_median"], table["posterior_p95"] = q
     table["not_worse"] = table["hit_posterior"] >= table["hit_point"] - 1e-12
-    diff, se = paired_hit_difference(facts, post, point)
+    diff, se = paired_difference(hits_post, hits_point)
     table["hit_difference"], table["hit_difference_se"] = diff, se
     table["not_worse_within_noise"] = diff >= -NOISE_Z * se - 1e-12
     table["by_construction"] = facts["metric"].isin(BY_CONSTRUCTION).to_numpy()
@@ -192,11 +193,14 @@ def paired_hit_difference(
     A fact is *no worse within noise* when the difference is above ``−NOISE_Z`` standard
     errors: the posterior's lower hit rate could be luck of the ``n`` draws.
     """
-    from openweight_sim.posterior.facts import within_band
+    return paired_difference(hit_matrix(facts, post), hit_matrix(facts, point))
 
-    hp = np.vstack([within_band(facts, s) for s in post]).astype(float)
-    hq = np.vstack([within_band(facts, s) for s in point]).astype(float)
-    d = hp - hq
+
+def paired_difference(
+    hits_post: np.ndarray, hits_point: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-fact mean and standard error of row-paired hit differences (see above)."""
+    d = hits_post - hits_point
     n = len(d)
     se = d.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(d.shape[1], np.nan)
     return d.mean(axis=0), se

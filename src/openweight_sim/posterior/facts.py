@@ -100,17 +100,11 @@ def within_band(facts: pd.DataFrame, simulated: np.ndarray) -> np.ndarray:
         return np.isfinite(s) & (s >= facts["low"].to_numpy()) & (s <= facts["high"].to_numpy())
 
 
-def hit_rates(
-    facts: pd.DataFrame, sims: np.ndarray, weights: np.ndarray | None = None
-) -> np.ndarray:
-    """Weighted share of simulations within each fact's band.
+def hit_matrix(facts: pd.DataFrame, sims: np.ndarray) -> np.ndarray:
+    """1.0 where simulation ``i`` (row) lies in fact ``j``'s band, else 0.0.
 
-    Args:
-        facts: the facts (``n_facts`` rows).
-        sims: simulated values, one row per simulation (``n_sims × n_facts``).
-        weights: one weight per simulation (default equal).
+    Returns:
+        An ``n_sims × n_facts`` array.
     """
     sims = np.atleast_2d(np.asarray(sims, float))
-    w = np.ones(len(sims)) if weights is None else np.asarray(weights, float)
-    hits = np.vstack([within_band(facts, s) for s in sims]).astype(float)
-    return (w[:, None] * hits).sum(axis=0) / w.sum()
+    return np.vstack([within_band(facts, s) for s in sims]).astype(float)
